@@ -1,0 +1,53 @@
+"""dosecalc: DVHs, BED/EQD2 and liver-SBRT protocol checks for DICOM RT dose plans.
+
+Typical use from a planning script::
+
+    import dosecalc
+    case = dosecalc.load("export_dir")
+    dvh = case.dvh("Liver - GTV")
+    dvh.metric("CV15Gy[cc]")
+
+Names are imported lazily so that ``dosecalc --help`` and small scripts start fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS = {
+    "load": "dosecalc.io.load",
+    "Case": "dosecalc.model",
+    "DoseGrid": "dosecalc.model",
+    "Structure": "dosecalc.model",
+    "StructureSet": "dosecalc.model",
+    "ContourPlane": "dosecalc.model",
+    "Plan": "dosecalc.model",
+    "DVH": "dosecalc.dvh",
+    "geud": "dosecalc.ntcp",
+    "ntcp_lkb": "dosecalc.ntcp",
+    "sum_courses": "dosecalc.radiobiology",
+    "check": "dosecalc.protocols.evaluate",
+    "load_protocol": "dosecalc.protocols.schema",
+    "batch": "dosecalc.batch",
+    "errors": "dosecalc.errors",
+    "phantom": "dosecalc.phantom",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dosecalc' has no attribute {name!r}")
+    mod = importlib.import_module(module)
+    value = mod if module.endswith("." + name) else getattr(mod, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

@@ -1,0 +1,78 @@
+"""The ``dosecalc`` command line: discovers sub-commands and turns errors into one line.
+
+Exit codes: 0 success, 1 a protocol constraint failed (``check``), 2 bad input or usage.
+Errors print ONE line on stderr naming the file and the problem; ``--debug`` shows the
+traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+from . import __version__
+from .errors import DoseCalcError
+
+EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse's default prints usage; keep one line, exit 2
+        sys.stderr.write(f"dosecalc {self.prog.split(' ', 1)[-1]}: error: {message}\n"
+                         if " " in self.prog else f"dosecalc: error: {message}\n")
+        sys.exit(EXIT_BAD_INPUT)
+
+
+def command_modules():
+    """The command modules of :mod:`dosecalc.commands`, in their declared order."""
+    from . import commands
+
+    mods = []
+    for info in pkgutil.iter_modules(commands.__path__):
+        if info.name.startswith("_"):
+            continue
+        mod = importlib.import_module(f"{commands.__name__}.{info.name}")
+        if hasattr(mod, "NAME") and hasattr(mod, "run"):
+            mods.append(mod)
+    return sorted(mods, key=lambda m: (getattr(m, "ORDER", 100), m.NAME))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="dosecalc", description="DVHs, BED/EQD2 and liver-SBRT protocol checks "
+                     "for DICOM RT dose plans. Dose in Gy, volume in cc, coordinates in mm.")
+    parser.add_argument("--version", action="version", version=f"dosecalc {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on error")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for mod in command_modules():
+        p = sub.add_parser(mod.NAME, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP))
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show tracebacks on error")
+        mod.register(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    debug = getattr(args, "debug", False)
+    try:
+        return int(args._run(args) or 0)
+    except DoseCalcError as exc:
+        if debug:
+            raise
+        sys.stderr.write(f"dosecalc {args.command}: error: {exc}\n")
+        return EXIT_BAD_INPUT
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        if debug:
+            raise
+        sys.stderr.write(f"dosecalc {args.command}: error: {exc.filename}: {exc.strerror}\n")
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        sys.stderr.write("dosecalc: interrupted\n")
+        return 130

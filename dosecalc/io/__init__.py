@@ -1,0 +1,1 @@
+"""Reading and writing DICOM RT files (pydicom only here; no numba kernels)."""

@@ -1,0 +1,449 @@
+"""Domain objects: the dose grid, structures, plan and the case that holds them.
+
+Conventions (the whole engine follows them):
+
+* Patient coordinates are DICOM patient coordinates (LPS) in mm, written ``(x, y, z)``.
+* Dose is in Gy; volumes are in cc (cm^3).
+* A :class:`DoseGrid` array is indexed ``(z, y, x)`` and always runs along +z, +y, +x of
+  the patient, whatever the orientation of the file it came from: the loader reorders
+  axes and flips them once, so no later step needs to know the orientation.  The file's
+  own ``ImageOrientationPatient`` is kept in ``source_orientation``.
+* Objects are frozen; arrays they hold are made read-only, so nothing downstream can
+  modify an input in place.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from .errors import ParameterError, StructureNotFoundError
+
+DOSE_TYPES = ("PHYSICAL", "EFFECTIVE", "ERROR")
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a.setflags(write=False)
+    return a
+
+
+@dataclass(frozen=True, eq=False)
+class DoseGrid:
+    """A 3-D dose distribution on a regular, axis-aligned grid.
+
+    Attributes
+    ----------
+    values_gy : ndarray of float64, shape (nz, ny, nx)
+        Dose in Gy at voxel centres, C-contiguous and read-only.  Indexed (z, y, x) along
+        increasing patient z, y, x.
+    origin_mm : tuple of 3 floats
+        Patient position (x, y, z) in mm of the centre of voxel ``[0, 0, 0]``.
+    spacing_mm : tuple of 3 floats
+        Voxel size (dx, dy, dz) in mm, all > 0.
+    dose_type : str
+        DICOM DoseType: ``PHYSICAL``, ``EFFECTIVE`` (BED/EQD2 or other model dose) or
+        ``ERROR``.
+    summation_type : str
+        DICOM DoseSummationType (``PLAN``, ``FRACTION`` = dose per fraction, ``BEAM``,
+        ``MULTI_PLAN``, ...).  Never changed silently: a grid summed over fractions by the
+        engine says so here and in ``description``.
+    frame_of_reference_uid : str or None
+    source_orientation : tuple of 6 floats
+        ImageOrientationPatient of the file the grid came from ((1,0,0,0,1,0) if made here).
+    source_path : str or None
+        File the grid was read from (first file when several BEAM doses were summed).
+    sop_instance_uid, referenced_plan_uid, referenced_structure_set_uid : str or None
+    description : str
+        How the dose was obtained (file comment, or the engine's conversion).
+    quantity : str
+        What the numbers are: ``"dose"`` for physical dose, or the TG-263 label of the
+        converted quantity, for example ``"EQD2Gy(a/b=2.5)"`` or ``"BED(a/b=10)"``.
+    model : dict
+        Parameters of the model behind an EFFECTIVE grid (name, alpha/beta map,
+        fractions, transition dose); empty for physical dose.
+    """
+
+    values_gy: np.ndarray
+    origin_mm: tuple[float, float, float]
+    spacing_mm: tuple[float, float, float]
+    dose_type: str = "PHYSICAL"
+    summation_type: str = "PLAN"
+    frame_of_reference_uid: str | None = None
+    source_orientation: tuple[float, ...] = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+    source_path: str | None = None
+    sop_instance_uid: str | None = None
+    referenced_plan_uid: str | None = None
+    referenced_structure_set_uid: str | None = None
+    description: str = ""
+    quantity: str = "dose"
+    model: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        v = np.asarray(self.values_gy)
+        if v.ndim != 3:
+            raise ParameterError(f"values_gy must be a 3-D array (z, y, x), got shape {v.shape}")
+        if v.dtype != np.float64 or not v.flags.c_contiguous:
+            v = np.ascontiguousarray(v, dtype=np.float64)
+        elif v.flags.writeable:
+            # Own a copy so that a caller's array can never change the grid afterwards.
+            v = v.copy()
+        object.__setattr__(self, "values_gy", _readonly(v))
+        origin = tuple(float(c) for c in self.origin_mm)
+        spacing = tuple(float(c) for c in self.spacing_mm)
+        if len(origin) != 3 or not all(math.isfinite(c) for c in origin):
+            raise ParameterError(f"origin_mm must be 3 finite numbers (x, y, z) in mm, got {self.origin_mm}")
+        if len(spacing) != 3 or not all(math.isfinite(c) and c > 0 for c in spacing):
+            raise ParameterError(f"spacing_mm must be 3 positive numbers (dx, dy, dz) in mm, got {self.spacing_mm}")
+        object.__setattr__(self, "origin_mm", origin)
+        object.__setattr__(self, "spacing_mm", spacing)
+        if self.dose_type not in DOSE_TYPES:
+            raise ParameterError(f"dose_type must be one of {DOSE_TYPES}, got {self.dose_type!r}")
+        object.__setattr__(self, "model", dict(self.model))
+
+    # --- geometry -------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """Array shape (nz, ny, nx)."""
+        return self.values_gy.shape  # type: ignore[return-value]
+
+    @property
+    def voxel_volume_cc(self) -> float:
+        """Volume of one voxel in cc."""
+        dx, dy, dz = self.spacing_mm
+        return dx * dy * dz / 1000.0
+
+    def coordinates_mm(self, axis: str) -> np.ndarray:
+        """Voxel-centre coordinates in mm along ``axis`` ('x', 'y' or 'z'), increasing."""
+        i = "xyz".index(axis)
+        n = self.shape[2 - i]
+        return self.origin_mm[i] + self.spacing_mm[i] * np.arange(n, dtype=np.float64)
+
+    @property
+    def x_mm(self) -> np.ndarray:
+        return self.coordinates_mm("x")
+
+    @property
+    def y_mm(self) -> np.ndarray:
+        return self.coordinates_mm("y")
+
+    @property
+    def z_mm(self) -> np.ndarray:
+        return self.coordinates_mm("z")
+
+    @property
+    def bounds_mm(self) -> tuple[tuple[float, float], tuple[float, float], tuple[float, float]]:
+        """((xmin, xmax), (ymin, ymax), (zmin, zmax)) of the grid's volume: the outer voxel
+        faces, half a voxel beyond the outermost centres."""
+        out = []
+        for i in range(3):
+            n = self.shape[2 - i]
+            lo = self.origin_mm[i] - 0.5 * self.spacing_mm[i]
+            out.append((lo, lo + n * self.spacing_mm[i]))
+        return tuple(out)  # type: ignore[return-value]
+
+    @property
+    def max_gy(self) -> float:
+        return float(self.values_gy.max()) if self.values_gy.size else 0.0
+
+    def same_geometry(self, other: "DoseGrid", tol_mm: float = 1e-3) -> bool:
+        """True when ``other`` has the same shape, origin and spacing (within ``tol_mm``)."""
+        return (
+            self.shape == other.shape
+            and all(abs(a - b) <= tol_mm for a, b in zip(self.origin_mm, other.origin_mm))
+            and all(abs(a - b) <= tol_mm for a, b in zip(self.spacing_mm, other.spacing_mm))
+        )
+
+    def with_values(self, values_gy: np.ndarray, **changes) -> "DoseGrid":
+        """A new grid with the same geometry and new values (and any field changed)."""
+        from dataclasses import replace
+
+        return replace(self, values_gy=values_gy, **changes)
+
+    # --- point dose -----------------------------------------------------------------
+    def sample(self, points_mm, fill: float = np.nan) -> np.ndarray:
+        """Trilinearly interpolated dose at patient points.
+
+        Parameters
+        ----------
+        points_mm : array_like, shape (N, 3) or (3,)
+            Patient coordinates (x, y, z) in mm.
+        fill : float
+            Value returned for points outside the grid's volume (default NaN).  In the
+            outer half voxel the edge voxel's dose is returned.
+
+        Returns
+        -------
+        ndarray of float64, shape (N,) (or a float for a single point)
+            Dose in Gy.
+        """
+        from .kernels.interp import trilinear_points
+
+        p = np.asarray(points_mm, dtype=np.float64)
+        single = p.ndim == 1
+        p = np.ascontiguousarray(np.atleast_2d(p))
+        if p.ndim != 2 or p.shape[1] != 3:
+            raise ParameterError(f"points_mm must have shape (N, 3) (x, y, z in mm), got {np.shape(points_mm)}")
+        if not np.all(np.isfinite(p)):
+            raise ParameterError("points_mm must be finite numbers (x, y, z in mm)")
+        out = np.empty(p.shape[0], dtype=np.float64)
+        trilinear_points(
+            self.values_gy,
+            np.asarray(self.origin_mm, dtype=np.float64),
+            np.asarray(self.spacing_mm, dtype=np.float64),
+            p,
+            float(fill),
+            out,
+        )
+        return float(out[0]) if single else out
+
+    # --- output ---------------------------------------------------------------------
+    def write(self, path, **options) -> Path:
+        """Write this grid as an RTDOSE file (atomically); see :func:`dosecalc.io.write_rtdose`."""
+        from .io.write_rtdose import write_rtdose
+
+        return write_rtdose(self, path, **options)
+
+
+@dataclass(frozen=True, eq=False)
+class ContourPlane:
+    """The closed polygons of one structure on one axial plane.
+
+    Attributes
+    ----------
+    z_mm : float
+        Patient z of the plane in mm.
+    polygons : tuple of ndarray, each float64 (N, 2)
+        Vertices (x, y) in mm, closed implicitly (the last vertex joins the first).
+        Several polygons combine by the even-odd rule (an inner ring is a hole).
+    """
+
+    z_mm: float
+    polygons: tuple[np.ndarray, ...]
+
+    def __post_init__(self) -> None:
+        polys = tuple(_readonly(np.ascontiguousarray(p, dtype=np.float64).copy()) for p in self.polygons)
+        object.__setattr__(self, "polygons", polys)
+        object.__setattr__(self, "z_mm", float(self.z_mm))
+
+
+@dataclass(frozen=True, eq=False)
+class Structure:
+    """One ROI of an RTSTRUCT.
+
+    Attributes
+    ----------
+    number : int
+        ROINumber.
+    name : str
+        ROIName as exported.
+    roi_type : str
+        RTROIInterpretedType (``PTV``, ``ORGAN``, ``EXTERNAL``, ...), '' when absent.
+    color : tuple of 3 ints or None
+        ROIDisplayColor (RGB 0-255).
+    planes : tuple of ContourPlane
+        CLOSED_PLANAR contours grouped by plane, sorted by increasing z.
+    points_mm : ndarray float64 (M, 3)
+        POINT contours (x, y, z) in mm, kept apart from volumes.
+    open_contours : tuple of ndarray float64 (N, 3)
+        OPEN_PLANAR / OPEN_NONPLANAR contours, kept apart from volumes.
+    """
+
+    number: int
+    name: str
+    roi_type: str = ""
+    color: tuple[int, int, int] | None = None
+    planes: tuple[ContourPlane, ...] = ()
+    points_mm: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+    open_contours: tuple[np.ndarray, ...] = ()
+
+    def __post_init__(self) -> None:
+        planes = tuple(sorted(self.planes, key=lambda p: p.z_mm))
+        object.__setattr__(self, "planes", planes)
+        object.__setattr__(
+            self, "points_mm", _readonly(np.array(self.points_mm, dtype=np.float64).reshape(-1, 3))
+        )
+
+    @property
+    def has_volume(self) -> bool:
+        """True when the ROI has closed planar contours (it can have a DVH)."""
+        return len(self.planes) > 0
+
+    @property
+    def is_empty(self) -> bool:
+        """True when the ROI has no contour of any kind."""
+        return not self.planes and len(self.points_mm) == 0 and not self.open_contours
+
+    @property
+    def z_planes_mm(self) -> np.ndarray:
+        return np.array([p.z_mm for p in self.planes], dtype=np.float64)
+
+
+def normalise_name(name: str) -> str:
+    """Case- and separator-insensitive key of a structure name ("Liver_GTV" -> "livergtv")."""
+    return "".join(ch for ch in name.casefold() if ch.isalnum())
+
+
+@dataclass(frozen=True, eq=False)
+class StructureSet:
+    """The ROIs of an RTSTRUCT, looked up by name (case-insensitive) or ROI number."""
+
+    structures: tuple[Structure, ...] = ()
+    frame_of_reference_uid: str | None = None
+    sop_instance_uid: str | None = None
+    label: str = ""
+    source_path: str | None = None
+
+    def __iter__(self) -> Iterator[Structure]:
+        return iter(self.structures)
+
+    def __len__(self) -> int:
+        return len(self.structures)
+
+    @property
+    def names(self) -> list[str]:
+        return [s.name for s in self.structures]
+
+    def __contains__(self, key) -> bool:
+        try:
+            self[key]
+        except StructureNotFoundError:
+            return False
+        return True
+
+    def __getitem__(self, key: str | int) -> Structure:
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            for s in self.structures:
+                if s.number == int(key):
+                    return s
+            raise StructureNotFoundError(f"no ROI number {key} in the structure set; numbers: "
+                                         f"{[s.number for s in self.structures]}")
+        if not isinstance(key, str):
+            raise StructureNotFoundError(f"structure key must be a name or ROI number, got {key!r}")
+        for s in self.structures:
+            if s.name == key:
+                return s
+        folded = [s for s in self.structures if s.name.casefold() == key.casefold()]
+        if len(folded) == 1:
+            return folded[0]
+        if len(folded) > 1:
+            raise StructureNotFoundError(
+                f"structure name {key!r} matches several ROIs case-insensitively: "
+                f"{[s.name for s in folded]}; use the exact name or the ROI number")
+        raise StructureNotFoundError(f"no structure named {key!r}; structures: {self.names}")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the RTPLAN says about the prescription.
+
+    Attributes
+    ----------
+    fractions : int or None
+        NumberOfFractionsPlanned of the (first) fraction group.
+    prescription_gy : float or None
+        TargetPrescriptionDose (Gy) of the dose reference, when present.
+    label : str
+        RTPlanLabel.
+    """
+
+    fractions: int | None = None
+    prescription_gy: float | None = None
+    label: str = ""
+    name: str = ""
+    sop_instance_uid: str | None = None
+    referenced_structure_set_uid: str | None = None
+    frame_of_reference_uid: str | None = None
+    source_path: str | None = None
+
+
+@dataclass(frozen=True)
+class CTSeries:
+    """Geometry of the CT series (the engine needs no CT voxels for a DVH)."""
+
+    series_instance_uid: str
+    n_slices: int
+    z_positions_mm: tuple[float, ...]
+    rows: int
+    columns: int
+    pixel_spacing_mm: tuple[float, float]
+    frame_of_reference_uid: str | None = None
+    source_paths: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """One file found while loading: its path, modality and SOP instance UID."""
+
+    path: str
+    modality: str
+    sop_class_uid: str
+    sop_instance_uid: str
+
+
+@dataclass(frozen=True, eq=False)
+class Case:
+    """One plan's dose, structures, plan and CT geometry, as loaded by :func:`dosecalc.load`.
+
+    Analysis methods (``dvh``, ``dvhs``, ``structure``, ``eqd2``, ``bed``) live in their
+    own modules; the case only holds the data and caches masks so that several DVHs of the
+    same structure (physical and EQD2, say) rasterise it once.
+    """
+
+    dose: DoseGrid | None
+    structures: StructureSet
+    plan: Plan | None = None
+    ct: CTSeries | None = None
+    files: tuple[FileRecord, ...] = ()
+    notes: tuple[str, ...] = ()
+    frame_of_reference_uid: str | None = None
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def fractions(self) -> int | None:
+        return None if self.plan is None else self.plan.fractions
+
+    @property
+    def prescription_gy(self) -> float | None:
+        return None if self.plan is None else self.plan.prescription_gy
+
+    # Analysis entry points; the work is done in the modules named.
+    def structure(self, expression: str | int):
+        """A structure by name or number, or a derived one such as ``"Liver - GTV"``
+        (see :mod:`dosecalc.derived`)."""
+        from .derived import case_structure
+
+        return case_structure(self, expression)
+
+    def mask(self, name, **options):
+        """Fractional voxel mask of a structure on the dose grid (see :mod:`dosecalc.masks`)."""
+        from .analysis import case_mask
+
+        return case_mask(self, name, **options)
+
+    def dvh(self, name, **options):
+        """DVH of one structure (see :func:`dosecalc.analysis.case_dvh`)."""
+        from .analysis import case_dvh
+
+        return case_dvh(self, name, **options)
+
+    def dvhs(self, names=None, **options):
+        """DVHs of several structures, by default every one with contours."""
+        from .analysis import case_dvhs
+
+        return case_dvhs(self, names, **options)
+
+    def eqd2(self, alpha_beta, fractions=None, model="lq", transition_dose=None) -> DoseGrid:
+        """Voxel-wise EQD2 grid (see :func:`dosecalc.radiobiology.case_eqd2`)."""
+        from .radiobiology import case_eqd2
+
+        return case_eqd2(self, alpha_beta, fractions=fractions, model=model, transition_dose=transition_dose)
+
+    def bed(self, alpha_beta, fractions=None, model="lq", transition_dose=None) -> DoseGrid:
+        """Voxel-wise BED grid (see :func:`dosecalc.radiobiology.case_bed`)."""
+        from .radiobiology import case_bed
+
+        return case_bed(self, alpha_beta, fractions=fractions, model=model, transition_dose=transition_dose)
