@@ -400,6 +400,7 @@ class Case:
     files: tuple[FileRecord, ...] = ()
     notes: tuple[str, ...] = ()
     frame_of_reference_uid: str | None = None
+    patient_id: str | None = None
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property

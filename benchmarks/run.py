@@ -1,0 +1,147 @@
+"""Run the dosecalc benchmarks and compare them with the last committed results.
+
+Usage::
+
+    python benchmarks/run.py [--quick] [--only NAME ...] [--max-regression 3.0]
+
+Each ``benchmarks/bench_<name>.py`` defines ``run(quick: bool) -> dict`` returning at
+least ``{"timings_s": {...}, "ratios": {...}}``.  A *ratio* is always measured against a
+baseline run in the same process (numpy, pydicom's default parsing, a brute-force
+reference...), so it is comparable across machines; absolute seconds are kept for the
+record only.  Ratios are oriented so that larger is better ("ours is N x faster").
+
+Results go to ``benchmarks/results/<name>.json`` (atomically) with machine information
+and the numba thread count.  Before overwriting, the previous file (in a clean clone:
+the committed one) is read and every ratio is printed as new/old.  The run fails (exit
+1) only when a ratio falls by more than ``--max-regression`` (default 3x), so the noise
+of a shared machine does not break CI while a real regression does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+
+
+def machine_info() -> dict:
+    import numba
+    import numpy
+
+    info = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "numpy": numpy.__version__,
+        "numba": numba.__version__,
+        "numba_threads": numba.config.NUMBA_NUM_THREADS,
+    }
+    try:
+        with open("/proc/meminfo") as fh:
+            info["mem_total_kb"] = int(fh.readline().split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return info
+
+
+def discover() -> dict[str, Path]:
+    return {p.stem[len("bench_"):]: p for p in sorted(HERE.glob("bench_*.py"))}
+
+
+def load_module(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(f"dosecalc_bench_{name}", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(HERE))
+    try:
+        spec.loader.exec_module(mod)
+    finally:
+        sys.path.remove(str(HERE))
+    return mod
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def compare(name: str, new: dict, old: dict | None, max_regression: float) -> list[str]:
+    """Print new/old for every ratio; return the regressions beyond the threshold."""
+    bad = []
+    new_r = new.get("ratios", {})
+    old_r = (old or {}).get("ratios", {})
+    for key in sorted(new_r):
+        value = new_r[key]
+        prev = old_r.get(key)
+        if prev is None or not prev or value is None:
+            print(f"  {name}.{key}: {value:.3g}x (no previous result)")
+            continue
+        change = value / prev
+        flag = ""
+        if change < 1.0 / max_regression:
+            flag = f"  <-- REGRESSION (> {max_regression:g}x worse)"
+            bad.append(f"{name}.{key}: {prev:.3g}x -> {value:.3g}x")
+        print(f"  {name}.{key}: {value:.3g}x (previous {prev:.3g}x, new/previous {change:.2f}){flag}")
+    return bad
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes, for CI (a few minutes at most)")
+    ap.add_argument("--only", nargs="*", default=None, help="benchmark names (bench_<name>.py)")
+    ap.add_argument("--max-regression", type=float, default=3.0,
+                    help="fail when a ratio falls by more than this factor (default 3)")
+    args = ap.parse_args(argv)
+
+    RESULTS.mkdir(exist_ok=True)
+    found = discover()
+    names = args.only or list(found)
+    unknown = [n for n in names if n not in found]
+    if unknown:
+        print(f"unknown benchmark(s) {unknown}; available: {sorted(found)}", file=sys.stderr)
+        return 2
+    info = machine_info()
+    regressions: list[str] = []
+    failures: list[str] = []
+    mode = "quick" if args.quick else "full"
+    for name in names:
+        out_path = RESULTS / f"{name}{'-quick' if args.quick else ''}.json"
+        old = None
+        if out_path.exists():
+            try:
+                old = json.loads(out_path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                old = None
+        print(f"[{name}] ({mode})", flush=True)
+        t0 = time.perf_counter()
+        try:
+            result = load_module(name, found[name]).run(quick=args.quick)
+        except Exception as exc:  # a broken benchmark is reported, the others still run
+            failures.append(f"{name}: {type(exc).__name__}: {exc}")
+            print(f"  FAILED: {type(exc).__name__}: {exc}", flush=True)
+            continue
+        result = dict(result)
+        result.update(benchmark=name, mode=mode, machine=info,
+                      wall_s=time.perf_counter() - t0, date=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        for key, value in sorted(result.get("timings_s", {}).items()):
+            print(f"  {key}: {value:.4g} s")
+        regressions += compare(name, result, old, args.max_regression)
+        write_json_atomic(out_path, result)
+    if failures:
+        print("benchmarks that failed to run:\n  " + "\n  ".join(failures))
+    if regressions:
+        print("large regressions:\n  " + "\n  ".join(regressions))
+    return 1 if (regressions or failures) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,215 @@
+"""Case-level DVHs: masks cached per case, DVHs of ROIs and derived structures.
+
+These functions back ``Case.mask``, ``Case.dvh`` and ``Case.dvhs``.
+
+* A mask depends on the structure (or derived expression), the dose grid's geometry
+  (shape, origin, spacing) and the mask options; it does not depend on the dose values.
+  Masks are therefore cached in ``case._cache`` under that key, so the physical DVH and
+  the EQD2 DVH of one structure rasterise it once.  The cache is bounded
+  (:data:`MASK_CACHE_BYTES`, least recently used masks dropped first) so that a case
+  with 40 structures never keeps 40 large masks alive.
+* The prescription of a DVH defaults to the plan's (``case.plan.prescription_gy``) for
+  physical dose only: a converted dose (EQD2, BED) gets none unless one is given, since
+  a physical prescription would make ``V100%`` of an EQD2 DVH meaningless.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Iterable
+
+from .dvh import DEFAULT_BIN_GY, DVH
+from .errors import ContourError, ParameterError, StructureNotFoundError
+from .model import Case, DoseGrid, Structure
+
+#: Upper bound on the bytes of mask arrays kept in one case's cache.
+MASK_CACHE_BYTES = 512 * 1024 * 1024
+_CACHE_KEY = "analysis.masks"
+
+
+def _dose_grid(case: Case, dose: DoseGrid | None) -> DoseGrid:
+    grid = case.dose if dose is None else dose
+    if grid is None:
+        raise ParameterError("the case has no dose grid (no RTDOSE loaded); load one or pass dose=")
+    if not isinstance(grid, DoseGrid):
+        raise ParameterError(f"dose must be a dosecalc.model.DoseGrid, got {type(grid).__name__}")
+    return grid
+
+
+def _resolve(case: Case, name):
+    """The ROI (:class:`Structure`) or :class:`dosecalc.derived.DerivedStructure` that
+    ``name`` refers to.
+
+    An existing ROI name (case-insensitive) always wins over parsing, so an ROI literally
+    named ``"Liver-GTV"`` or ``"Liver - GTV"`` is used as is.
+    """
+    from .derived import case_structure
+
+    return case_structure(case, name)
+
+
+def _options_key(options: dict) -> tuple:
+    out = []
+    for k in sorted(options):
+        v = options[k]
+        try:
+            hash(v)
+        except TypeError:
+            v = repr(v)
+        out.append((k, v))
+    return tuple(out)
+
+
+def _cache(case: Case) -> OrderedDict:
+    c = case._cache.get(_CACHE_KEY)
+    if c is None:
+        c = case._cache[_CACHE_KEY] = OrderedDict()
+    return c
+
+
+def case_mask(case: Case, name, *, grid: DoseGrid | None = None, **mask_options):
+    """Fractional mask of a structure or derived expression on a dose grid (cached).
+
+    Parameters
+    ----------
+    case : Case
+    name : str, int or Structure
+        ROI name (case-insensitive), ROI number, or a derived expression such as
+        ``"Liver - GTV"`` (see :mod:`dosecalc.derived`).
+    grid : DoseGrid, optional
+        Grid whose lattice the mask uses; default ``case.dose``.  Any grid of the same
+        geometry (an EQD2 grid of the same dose) shares the cached mask.
+    **mask_options
+        Passed to :func:`dosecalc.masks.structure_mask` (``supersample``, ``end_cap``,
+        ``interpolation``).
+
+    Returns
+    -------
+    dosecalc.masks.StructureMask
+
+    Raises
+    ------
+    StructureNotFoundError
+        No such ROI (the message lists the ROI names).
+    ContourError
+        The ROI has no closed planar contours, hence no volume.
+    """
+    from .masks import structure_mask
+
+    g = _dose_grid(case, grid)
+    target = _resolve(case, name)
+    if isinstance(target, Structure):
+        if not target.has_volume:
+            raise ContourError(f"structure {target.name!r} has no closed planar contours, so no volume "
+                               f"and no DVH (only points or open contours)",
+                               path=case.structures.source_path)
+        ident = ("roi", target.number, target.name)
+    else:
+        ident = ("expr", target.expression)
+    key = (ident, g.shape, g.origin_mm, g.spacing_mm, _options_key(mask_options))
+    cache = _cache(case)
+    mask = cache.get(key)
+    if mask is not None:
+        cache.move_to_end(key)
+        return mask
+    if isinstance(target, Structure):
+        mask = structure_mask(target, g, **mask_options)
+    else:
+        from .derived import derived_mask
+
+        mask = derived_mask(case, target, g, **mask_options)
+    cache[key] = mask
+    _trim(cache)
+    return mask
+
+
+def _trim(cache: OrderedDict) -> None:
+    total = sum(m.fraction.nbytes for m in cache.values())
+    while total > MASK_CACHE_BYTES and len(cache) > 1:
+        _, old = cache.popitem(last=False)
+        total -= old.fraction.nbytes
+
+
+def _display_name(target) -> str:
+    return target.name
+
+
+def case_dvh(case: Case, name, *, dose: DoseGrid | None = None, prescription_gy: float | None = None,
+             mode: str = "auto", bin_gy: float = DEFAULT_BIN_GY, **mask_options) -> DVH:
+    """DVH of one structure or derived expression.
+
+    Parameters
+    ----------
+    case : Case
+    name : str, int or Structure
+        ROI name, ROI number, or derived expression (``"Liver - GTV"``, ``"GTV1 | GTV2"``).
+    dose : DoseGrid, optional
+        Dose to histogram (default ``case.dose``); an EQD2/BED grid gives a DVH whose
+        ``quantity`` is its label.
+    prescription_gy : float, optional
+        Prescription (Gy) for ``%`` metrics.  Default: the plan's, for physical dose only.
+    mode, bin_gy
+        DVH mode and bin width, see :meth:`dosecalc.dvh.DVH.from_samples`.
+    **mask_options
+        ``supersample``, ``end_cap``, ``interpolation`` (see :mod:`dosecalc.masks`).
+
+    Returns
+    -------
+    DVH
+        ``volume_cc`` is the structure's whole volume; ``outside_cc`` the part outside
+        the dose grid (flagged by ``coverage_warning``).
+    """
+    from .masks import mask_samples
+
+    grid = _dose_grid(case, dose)
+    target = _resolve(case, name)
+    mask = case_mask(case, target, grid=grid, **mask_options)
+    dose_s, vol_s = mask_samples(mask, grid)
+    if prescription_gy is None and grid.quantity == "dose":
+        prescription_gy = case.prescription_gy
+    settings = dict(mask.settings)
+    settings.update({
+        "structure": _display_name(target),
+        "dose_file": grid.source_path,
+        "dose_quantity": grid.quantity,
+        "dose_type": grid.dose_type,
+        "dose_summation_type": grid.summation_type,
+        "dose_spacing_mm": list(grid.spacing_mm),
+        "mask_spacing_mm": list(mask.spacing_mm),
+    })
+    if grid.model:
+        settings["dose_model"] = dict(grid.model)
+    return DVH.from_samples(dose_s, vol_s, name=_display_name(target), outside_cc=mask.outside_cc,
+                            prescription_gy=prescription_gy, quantity=grid.quantity,
+                            settings=settings, mode=mode, bin_gy=bin_gy)
+
+
+def case_dvhs(case: Case, names: Iterable | None = None, **options) -> dict[str, DVH]:
+    """DVHs of several structures, keyed by structure name (or expression).
+
+    Parameters
+    ----------
+    case : Case
+    names : iterable of str/int, optional
+        Structures or derived expressions.  Default: every ROI with closed contours
+        (ROIs that hold only points or open contours are skipped, being volumeless).
+        With explicit names, a missing or volumeless structure raises.
+    **options
+        Passed to :func:`case_dvh` (``dose``, ``prescription_gy``, mask options...).
+
+    Returns
+    -------
+    dict of str -> DVH
+        In the order asked (or the structure set's order).
+    """
+    if names is None:
+        targets = [s for s in case.structures if s.has_volume]
+    else:
+        if isinstance(names, (str, int)):
+            names = [names]
+        targets = [_resolve(case, n) for n in names]
+    out: dict[str, DVH] = {}
+    for t in targets:
+        dvh = case_dvh(case, t, **options)
+        out[dvh.name] = dvh
+    return out

@@ -1,0 +1,210 @@
+"""``dosecalc info``: what an export holds: files, dose grid, structures, plan, notes.
+
+Structure volumes here are right-prism volumes: each plane's area (shoelace formula,
+polygons combined by the even-odd rule) times its slab thickness, half-way to the
+neighbouring planes and half a plane spacing beyond the first and last plane.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+
+from ..model import Case, Structure
+
+NAME = "info"
+HELP = "summarise a DICOM RT export: files, dose grid, structures, plan"
+DESCRIPTION = ("Summarise a DICOM RT export: files per modality, dose grid size / spacing / extent "
+               "(mm), dose range (Gy), DoseType and summation, structures with plane counts and "
+               "volumes (cc), fractions, prescription (Gy) and loader notes.")
+ORDER = 10
+
+
+def register(parser) -> None:
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="export folder(s) or DICOM files")
+    parser.add_argument("--format", choices=("table", "json"), default="table", help="output format")
+    parser.add_argument("--plan", default=None,
+                        help="plan SOP instance UID, plan label or RTDOSE/RTSTRUCT path when several plans")
+
+
+def run(args) -> int:
+    from ..io.load import load
+
+    case = load(*args.paths, plan=args.plan)
+    summary = case_summary(case)
+    if args.format == "json":
+        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+    else:
+        sys.stdout.write(format_table(summary))
+    return 0
+
+
+def demo(case: Case, out, stream) -> None:
+    """Short summary of the demo case."""
+    s = case_summary(case)
+    d = s["dose"]
+    stream.write("== info ==\n")
+    if d:
+        stream.write(f"dose grid {d['shape_xyz']} voxels, spacing {_fmt3(d['spacing_mm'])} mm, "
+                     f"{d['min_gy']:.2f}-{d['max_gy']:.2f} Gy, {d['dose_type']}/{d['summation_type']}\n")
+    p = s["plan"]
+    if p:
+        stream.write(f"plan '{p['label']}': {p['prescription_gy']} Gy in {p['fractions']} fractions\n")
+    stream.write(f"{len(s['structures'])} structures: "
+                 + ", ".join(f"{x['name']} {x['volume_cc']:.1f} cc" for x in s["structures"] if x["planes"])
+                 + "\n")
+
+
+# --- volumes ---------------------------------------------------------------------------
+def _area(poly: np.ndarray) -> float:
+    x, y = poly[:, 0], poly[:, 1]
+    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+
+
+def _inside(pt, poly: np.ndarray) -> bool:
+    """Point in polygon by ray crossing (even-odd)."""
+    x, y = poly[:, 0], poly[:, 1]
+    x2, y2 = np.roll(x, -1), np.roll(y, -1)
+    cond = (y > pt[1]) != (y2 > pt[1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        xc = x + (pt[1] - y) * (x2 - x) / (y2 - y)
+    return bool(np.count_nonzero(cond & (pt[0] < xc)) % 2)
+
+
+def plane_area_mm2(polygons) -> float:
+    """Even-odd area (mm^2) of non-crossing polygons on one plane: a polygon inside an odd
+    number of others is a hole."""
+    total = 0.0
+    for i, p in enumerate(polygons):
+        depth = sum(_inside(p[0], q) for j, q in enumerate(polygons) if j != i)
+        total += -_area(p) if depth % 2 else _area(p)
+    return max(total, 0.0)
+
+
+def prism_volume_cc(structure: Structure, default_thickness_mm: float | None = None) -> float:
+    """Right-prism volume (cc) of a structure's closed contours.
+
+    Each plane's slab runs half-way to its neighbours; the first and last planes extend
+    half a plane spacing outwards (half-spacing end caps).  A gap wider than 1.5 times
+    the median plane spacing separates two parts, each capped the same way.  A
+    single-plane structure uses ``default_thickness_mm`` (0 when not given).
+    """
+    planes = structure.planes
+    if not planes:
+        return 0.0
+    z = np.array([p.z_mm for p in planes])
+    areas = np.array([plane_area_mm2(p.polygons) for p in planes])
+    if len(z) == 1:
+        return float(areas[0] * (default_thickness_mm or 0.0) / 1000.0)
+    gaps = np.diff(z)
+    step = float(np.median(gaps))
+    gaps = np.where(gaps > 1.5 * step, step, gaps)  # a break: each side gets a half-step cap
+    below = np.concatenate([[gaps[0]], gaps])
+    above = np.concatenate([gaps, [gaps[-1]]])
+    return float(np.sum(areas * 0.5 * (below + above)) / 1000.0)
+
+
+# --- summary ---------------------------------------------------------------------------
+def case_summary(case: Case) -> dict:
+    """Everything ``dosecalc info`` prints, as plain data (mm, Gy, cc)."""
+    modalities: dict[str, int] = {}
+    for f in case.files:
+        modalities[f.modality] = modalities.get(f.modality, 0) + 1
+    dose = None
+    g = case.dose
+    if g is not None:
+        nz, ny, nx = g.shape
+        dose = {
+            "file": g.source_path,
+            "shape_xyz": [nx, ny, nz],
+            "spacing_mm": list(g.spacing_mm),
+            "origin_mm": list(g.origin_mm),
+            "extent_mm": [list(b) for b in g.bounds_mm],
+            "min_gy": float(g.values_gy.min()) if g.values_gy.size else 0.0,
+            "max_gy": g.max_gy,
+            "dose_type": g.dose_type,
+            "summation_type": g.summation_type,
+            "quantity": g.quantity,
+            "source_orientation": list(g.source_orientation),
+            "description": g.description,
+        }
+    thickness = None
+    if case.ct is not None and case.ct.n_slices > 1:
+        thickness = float(np.median(np.diff(case.ct.z_positions_mm)))
+    elif g is not None:
+        thickness = g.spacing_mm[2]
+    structures = []
+    for s in case.structures:
+        structures.append({
+            "number": s.number, "name": s.name, "type": s.roi_type,
+            "planes": len(s.planes),
+            "volume_cc": prism_volume_cc(s, thickness),
+            "points": int(len(s.points_mm)), "open_contours": len(s.open_contours),
+        })
+    plan = None
+    if case.plan is not None:
+        p = case.plan
+        plan = {"label": p.label, "name": p.name, "fractions": p.fractions,
+                "prescription_gy": p.prescription_gy, "sop_instance_uid": p.sop_instance_uid}
+    ct = None
+    if case.ct is not None:
+        c = case.ct
+        ct = {"series_instance_uid": c.series_instance_uid, "slices": c.n_slices,
+              "z_range_mm": [min(c.z_positions_mm), max(c.z_positions_mm)] if c.z_positions_mm else None,
+              "rows": c.rows, "columns": c.columns, "pixel_spacing_mm": list(c.pixel_spacing_mm)}
+    return {
+        "files": modalities,
+        "frame_of_reference_uid": case.frame_of_reference_uid,
+        "dose": dose,
+        "plan": plan,
+        "ct": ct,
+        "structure_set": case.structures.label,
+        "structures": structures,
+        "notes": list(case.notes),
+        "volume_rule": "right prism, even-odd polygons, half-spacing end caps",
+    }
+
+
+def _fmt3(v) -> str:
+    return " x ".join(f"{x:g}" for x in v)
+
+
+def format_table(s: dict) -> str:
+    """The summary as aligned text."""
+    lines = ["Files: " + ", ".join(f"{k} {v}" for k, v in sorted(s["files"].items()))]
+    lines.append(f"Frame of reference: {s['frame_of_reference_uid']}")
+    d = s["dose"]
+    if d:
+        lines.append(f"Dose: {d['file']}")
+        lines.append(f"  grid {_fmt3(d['shape_xyz'])} voxels (x, y, z), spacing {_fmt3(d['spacing_mm'])} mm")
+        lines.append("  extent " + ", ".join(f"{a} {lo:.1f}..{hi:.1f}" for a, (lo, hi) in zip("xyz", d["extent_mm"]))
+                     + " mm")
+        lines.append(f"  dose {d['min_gy']:.3f}..{d['max_gy']:.3f} Gy, DoseType {d['dose_type']}, "
+                     f"summation {d['summation_type']}" + (f" ({d['description']})" if d["description"] else ""))
+    else:
+        lines.append("Dose: none")
+    p = s["plan"]
+    if p:
+        rx = "?" if p["prescription_gy"] is None else f"{p['prescription_gy']:g} Gy"
+        fx = "?" if p["fractions"] is None else str(p["fractions"])
+        lines.append(f"Plan: '{p['label']}' prescription {rx} in {fx} fractions")
+    if s["ct"]:
+        c = s["ct"]
+        lines.append(f"CT: {c['slices']} slices {c['rows']} x {c['columns']}, pixel {_fmt3(c['pixel_spacing_mm'])} mm")
+    lines.append(f"Structures ({len(s['structures'])}), volume = {s['volume_rule']}:")
+    width = max([len(x["name"]) for x in s["structures"]] + [4])
+    lines.append(f"  {'#':>4}  {'Name':<{width}}  {'Type':<12} {'Planes':>6} {'Volume[cc]':>11}")
+    for x in s["structures"]:
+        vol = f"{x['volume_cc']:.3f}" if x["planes"] else "-"
+        extra = ""
+        if x["points"]:
+            extra += f"  {x['points']} point(s)"
+        if x["open_contours"]:
+            extra += f"  {x['open_contours']} open contour(s)"
+        lines.append(f"  {x['number']:>4}  {x['name']:<{width}}  {x['type']:<12} {x['planes']:>6} {vol:>11}{extra}")
+    if s["notes"]:
+        lines.append("Notes:")
+        lines.extend(f"  - {n}" for n in s["notes"])
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,139 @@
+"""``dosecalc.load``: DICOM RT export (folders or files) -> :class:`~dosecalc.model.Case`.
+
+Steps: scan the paths (:mod:`.scan`), choose one plan's files (:mod:`.select`), read the
+RTDOSE (:mod:`.rtdose`, BEAM doses summed), RTSTRUCT (:mod:`.rtstruct`), RTPLAN
+(:mod:`.rtplan`) and CT geometry (:mod:`.ct`), then check that they share one frame of
+reference.  Inputs are only read.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from ..errors import FrameOfReferenceError, ParameterError
+from ..model import Case, FileRecord, Plan, StructureSet
+from .ct import ct_series
+from .rtdose import read_rtdose, sum_beam_doses
+from .rtplan import read_rtplan
+from .rtstruct import read_rtstruct
+from .scan import Header, scan
+from .select import select
+
+
+def load(*paths, plan: str | None = None, prescription_gy: float | None = None) -> Case:
+    """Load one plan's dose, structures, plan and CT geometry.
+
+    Parameters
+    ----------
+    *paths : str or Path
+        Folders (searched recursively) and/or files.  Files are recognised by SOP Class
+        UID; other files are skipped with a note in ``Case.notes``.
+    plan : str, optional
+        Which plan to load when the paths hold several: a plan SOP instance UID, a plan
+        label, or the path of an RTDOSE or RTSTRUCT file.
+    prescription_gy : float, optional
+        Prescription dose in Gy.  Overrides the RTPLAN's (with a note when they differ)
+        and converts DoseUnits RELATIVE (1.0 = this dose).
+
+    Returns
+    -------
+    Case
+
+    Raises
+    ------
+    SelectionError
+        No RTDOSE and no RTSTRUCT, or several plans and ``plan`` does not choose one.
+    DicomError (MissingAttributeError, GeometryError, ContourError)
+        A selected file cannot be used.
+    FrameOfReferenceError
+        Dose, structures, plan and CT do not share one frame of reference.
+    """
+    if prescription_gy is not None:
+        try:
+            p = float(prescription_gy)
+        except (TypeError, ValueError) as exc:
+            raise ParameterError(f"prescription_gy must be a number of Gy, got {prescription_gy!r}") from exc
+        if not (math.isfinite(p) and p > 0):
+            raise ParameterError(f"prescription_gy must be a positive number of Gy, got {prescription_gy!r}")
+        prescription_gy = p
+    where = ", ".join(str(p) for p in paths)
+    result = scan(paths)
+    sel = select(result, plan, where)
+    notes = list(result.notes) + list(sel.notes)
+
+    plan_obj = None
+    if sel.plan is not None:
+        plan_obj, plan_notes = read_rtplan(sel.plan.path)
+        notes += plan_notes
+    if prescription_gy is not None:
+        if plan_obj is None:
+            plan_obj = Plan(prescription_gy=prescription_gy)
+        else:
+            if plan_obj.prescription_gy is not None and abs(plan_obj.prescription_gy - prescription_gy) > 1e-9:
+                notes.append(f"prescription_gy={prescription_gy:g} Gy given; the RTPLAN states "
+                             f"{plan_obj.prescription_gy:g} Gy")
+            from dataclasses import replace
+
+            plan_obj = replace(plan_obj, prescription_gy=prescription_gy)
+
+    dose = None
+    if sel.doses:
+        grids = [read_rtdose(h.path, prescription_gy=prescription_gy) for h in sel.doses]
+        dose = sum_beam_doses(grids) if len(grids) > 1 else grids[0]
+
+    structures = StructureSet()
+    if sel.struct is not None:
+        structures, ss_notes = read_rtstruct(sel.struct.path)
+        notes += ss_notes
+
+    ct = None
+    if sel.ct:
+        ct, ct_notes = ct_series(sel.ct)
+        notes += ct_notes
+
+    for_uid = _check_frames(dose, structures, plan_obj, ct, sel)
+    files = [_record(h) for h in sel.doses]
+    files += [_record(h) for h in (sel.struct, sel.plan) if h is not None]
+    files += [_record(h) for h in sel.ct]
+    return Case(dose=dose, structures=structures, plan=plan_obj, ct=ct, files=tuple(files),
+                notes=tuple(notes), frame_of_reference_uid=for_uid)
+
+
+def _record(h: Header) -> FileRecord:
+    return FileRecord(path=str(Path(h.path)), modality=h.modality, sop_class_uid=h.sop_class_uid,
+                      sop_instance_uid=h.sop_instance_uid)
+
+
+def _check_frames(dose, structures, plan, ct, sel) -> str | None:
+    seen: list[tuple[str, str, str]] = []  # (what, uid, path)
+    if dose is not None and dose.frame_of_reference_uid:
+        seen.append(("RTDOSE", dose.frame_of_reference_uid, str(dose.source_path)))
+    if structures.frame_of_reference_uid:
+        seen.append(("RTSTRUCT", structures.frame_of_reference_uid, str(structures.source_path)))
+    if ct is not None and ct.frame_of_reference_uid:
+        seen.append(("CT", ct.frame_of_reference_uid, ct.source_paths[0] if ct.source_paths else ""))
+    if plan is not None and plan.frame_of_reference_uid:
+        seen.append(("RTPLAN", plan.frame_of_reference_uid, str(plan.source_path)))
+    uids = {u for _, u, _ in seen}
+    if len(uids) > 1:
+        first = seen[0]
+        other = next(s for s in seen if s[1] != first[1])
+        raise FrameOfReferenceError(
+            f"frames of reference differ: {first[0]} {first[2]} has FrameOfReferenceUID {first[1]} but "
+            f"{other[0]} {other[2]} has {other[1]}; dose and structures must share one frame of reference")
+    return seen[0][1] if seen else None
+
+
+class _CallableModule(type(math)):
+    """``dosecalc.__getattr__`` returns a module whose name ends with the attribute asked
+    for (``dosecalc.io.load`` for ``dosecalc.load``) instead of the function inside it;
+    until that is fixed the module forwards calls to :func:`load`."""
+
+    def __call__(self, *paths, **options) -> Case:
+        return load(*paths, **options)
+
+
+import sys as _sys  # noqa: E402
+
+_sys.modules[__name__].__class__ = _CallableModule

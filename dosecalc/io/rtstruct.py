@@ -1,0 +1,345 @@
+"""RT Structure Set -> :class:`~dosecalc.model.StructureSet`.
+
+Rules
+-----
+* ROI number, name and frame of reference come from StructureSetROISequence, the
+  RTROIInterpretedType from RTROIObservationsSequence, ROIDisplayColor and contours from
+  ROIContourSequence.  ROIs without contours are kept as empty structures.
+* CLOSED_PLANAR contours are grouped by plane z (contours within ``Z_TOL_MM`` of each
+  other share a plane); several polygons on a plane combine by the even-odd rule later.
+  A closed contour whose z varies beyond ``Z_TOL_MM`` is not axial: GeometryError.
+* A closed contour with fewer than 3 distinct points encloses no area.  Planning systems
+  do emit them (a 2-point "contour" from a slip of the mouse), so it is skipped with a
+  note naming the ROI and the plane instead of failing the whole file.
+* POINT contours go to ``points_mm``; OPEN_PLANAR / OPEN_NONPLANAR to ``open_contours``.
+* NumberOfContourPoints must agree with the length of ContourData (ContourError).
+
+Speed: pydicom converts ContourData value by value (about 2.3 us per number, 4-5 s for
+the 2 M coordinates of a large export).  The file is read lazily, the raw bytes of every
+ContourData element are collected, joined and converted by numpy in one call, which is
+about ten times faster (see ``benchmarks/bench_load.py``).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+from dataclasses import dataclass
+
+import numpy as np
+import pydicom
+from pydicom.dataelem import RawDataElement
+
+from ..errors import ContourError, DicomError, GeometryError
+from ..model import ContourPlane, Structure, StructureSet
+from .scan import one_line, read_dataset
+
+CONTOUR_DATA = 0x30060050
+GEOMETRIC_TYPE = 0x30060042
+N_POINTS = 0x30060046
+# Contour points of one axial contour may differ in z by rounding in the exporting
+# system; more than this is a genuinely tilted contour.
+Z_TOL_MM = 1e-3
+# Distinct-vertex test for degenerate contours.
+_POINT_TOL_MM = 1e-6
+
+
+@dataclass
+class _Contour:
+    roi_number: int
+    kind: str
+    declared: int | None
+    start: int  # index into the joined coordinate array
+    count: int
+
+
+def _raw_bytes(item) -> tuple[bytes | None, np.ndarray | None]:
+    """ContourData of a sequence item as raw bytes (fast path) or as an array."""
+    try:
+        elem = item.get_item(CONTOUR_DATA)
+    except KeyError:
+        return None, None
+    if elem is None:
+        return None, None
+    if isinstance(elem, RawDataElement):
+        return (elem.value or b""), None
+    value = elem.value
+    if value is None or value == "":
+        return b"", None
+    if isinstance(value, (str, bytes, float, int)) or not hasattr(value, "__len__"):
+        value = [value]
+    return None, np.asarray([float(v) for v in value], dtype=np.float64)
+
+
+def _text(item, tag: int) -> str:
+    """A short text attribute from its raw bytes, without pydicom's value conversion."""
+    try:
+        elem = item.get_item(tag)
+    except KeyError:
+        return ""
+    if elem is None:
+        return ""
+    value = elem.value
+    if isinstance(value, bytes):
+        return value.decode("latin-1").strip(" \x00")
+    return "" if value is None else str(value).strip()
+
+
+def _parse_joined(chunks: list[bytes], path: str) -> np.ndarray:
+    if not chunks:
+        return np.zeros(0, dtype=np.float64)
+    joined = b"\\".join(chunks)
+    try:
+        values = np.array(joined.split(b"\\"), dtype=np.float64)
+    except (ValueError, TypeError) as exc:
+        bad = _first_bad_number(chunks)
+        raise ContourError(f"ContourData (3006,0050) holds a value that is not a number: {bad!r}",
+                           path=path) from exc
+    if not np.all(np.isfinite(values)):
+        raise ContourError("ContourData (3006,0050) holds a non-finite coordinate (NaN or inf)", path=path)
+    return values
+
+
+def _first_bad_number(chunks: list[bytes]) -> str:
+    for chunk in chunks:
+        for part in chunk.split(b"\\"):
+            try:
+                float(part)
+            except ValueError:
+                return part[:40].decode("ascii", "replace")
+    return "?"
+
+
+def _int(value, what: str, path: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError) as exc:
+        raise DicomError(f"{what} must be an integer, got {value!r}", path=path) from exc
+
+
+def read_rtstruct(path, ds=None) -> tuple[StructureSet, list[str]]:
+    """Read an RT Structure Set file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The RTSTRUCT file.
+    ds : pydicom Dataset, optional
+        The dataset if already read (it is read lazily otherwise).
+
+    Returns
+    -------
+    (StructureSet, notes)
+        Structures with contours in patient mm; notes on skipped degenerate contours.
+
+    Raises
+    ------
+    ContourError, GeometryError, DicomError
+    """
+    path = str(path)
+    if ds is None:
+        ds = read_dataset(path)
+    try:
+        with warnings.catch_warnings():  # pydicom warns on non-conformant values it still reads
+            warnings.simplefilter("ignore")
+            return _read(ds, path)
+    except (DicomError, GeometryError):
+        raise
+    except Exception as exc:  # malformed sequences: never a raw pydicom traceback
+        raise DicomError(f"RT Structure Set cannot be read ({type(exc).__name__}: {one_line(exc)})", path=path) from exc
+
+
+def _read(ds, path: str) -> tuple[StructureSet, list[str]]:
+    notes: list[str] = []
+    for_uid = None
+    for item in ds.get("ReferencedFrameOfReferenceSequence", None) or []:
+        uid = item.get("FrameOfReferenceUID")
+        if uid:
+            for_uid = str(uid)
+            break
+
+    roi_info: dict[int, dict] = {}
+    order: list[int] = []
+    for item in ds.get("StructureSetROISequence", None) or []:
+        if "ROINumber" not in item:
+            raise DicomError("an item of StructureSetROISequence has no ROINumber", path=path)
+        number = _int(item.ROINumber, "ROINumber", path)
+        if number in roi_info:
+            raise DicomError(f"ROINumber {number} appears twice in StructureSetROISequence", path=path)
+        name = str(item.get("ROIName", "") or "").strip() or f"ROI_{number}"
+        roi_info[number] = {"name": name, "type": "", "color": None,
+                            "for": str(item.get("ReferencedFrameOfReferenceUID", "") or "") or None}
+        order.append(number)
+        if for_uid is None and roi_info[number]["for"]:
+            for_uid = roi_info[number]["for"]
+    for item in ds.get("RTROIObservationsSequence", None) or []:
+        ref = item.get("ReferencedROINumber")
+        if ref is None:
+            continue
+        number = _int(ref, "ReferencedROINumber", path)
+        if number in roi_info:
+            roi_info[number]["type"] = str(item.get("RTROIInterpretedType", "") or "").strip()
+
+    chunks: list[bytes] = []
+    contours: list[_Contour] = []
+    converted: dict[int, np.ndarray] = {}  # contour index -> values already converted
+    pos = 0
+    for item in ds.get("ROIContourSequence", None) or []:
+        ref = item.get("ReferencedROINumber")
+        if ref is None:
+            raise DicomError("an item of ROIContourSequence has no ReferencedROINumber", path=path)
+        number = _int(ref, "ReferencedROINumber", path)
+        if number not in roi_info:
+            notes.append(f"{path}: ROIContourSequence refers to ROI number {number}, absent from "
+                         f"StructureSetROISequence; its contours are ignored")
+            continue
+        color = item.get("ROIDisplayColor")
+        if color is not None:
+            try:
+                rgb = tuple(int(c) for c in color)
+                if len(rgb) == 3:
+                    roi_info[number]["color"] = rgb
+            except (TypeError, ValueError):
+                pass
+        for citem in item.get("ContourSequence", None) or []:
+            kind = _text(citem, GEOMETRIC_TYPE).upper()
+            declared = _text(citem, N_POINTS)
+            declared = None if declared == "" else _int(declared, "NumberOfContourPoints", path)
+            raw, arr = _raw_bytes(citem)
+            if raw is None and arr is None:
+                if declared:
+                    raise ContourError(f"ROI '{roi_info[number]['name']}': a contour declares {declared} "
+                                       f"points but has no ContourData (3006,0050)", path=path)
+                continue
+            if arr is not None:
+                converted[len(contours)] = arr
+                count = arr.size
+                contours.append(_Contour(number, kind, declared, -1, count))
+                continue
+            count = raw.count(b"\\") + 1 if raw.strip() else 0
+            if count:
+                chunks.append(raw)
+            contours.append(_Contour(number, kind, declared, pos, count))
+            pos += count
+
+    values = _parse_joined(chunks, path)
+    if values.size != pos:  # cannot happen unless a value holds an escaped separator
+        raise ContourError("ContourData (3006,0050) could not be split into numbers", path=path)
+
+    for k, c in enumerate(contours):
+        n_values = converted[k].size if k in converted else c.count
+        name = roi_info[c.roi_number]["name"]
+        if n_values % 3:
+            raise ContourError(f"ROI '{name}': ContourData has {n_values} numbers, not a multiple of 3 "
+                               f"(x, y, z triplets)", path=path)
+        if c.declared is not None and c.declared != n_values // 3:
+            raise ContourError(f"ROI '{name}': NumberOfContourPoints is {c.declared} but ContourData "
+                               f"holds {n_values // 3} points", path=path)
+        if c.kind not in ("CLOSED_PLANAR", "POINT", "OPEN_PLANAR", "OPEN_NONPLANAR") and n_values:
+            raise ContourError(f"ROI '{name}': unknown ContourGeometricType {c.kind!r} (expected "
+                               f"CLOSED_PLANAR, POINT, OPEN_PLANAR or OPEN_NONPLANAR)", path=path)
+    xyz_all = values.reshape(-1, 3)
+    flat, z_span, quick3 = _contour_checks(xyz_all, contours, converted)
+
+    planes: dict[int, list[tuple[float, np.ndarray]]] = {n: [] for n in order}
+    points: dict[int, list[np.ndarray]] = {n: [] for n in order}
+    opens: dict[int, list[np.ndarray]] = {n: [] for n in order}
+    for k, c in enumerate(contours):
+        if k in converted:
+            xyz = converted[k].reshape(-1, 3)
+        else:
+            xyz = xyz_all[c.start // 3:(c.start + c.count) // 3]
+        if len(xyz) == 0:
+            continue
+        name = roi_info[c.roi_number]["name"]
+        if c.kind == "POINT":
+            points[c.roi_number].append(xyz)
+        elif c.kind in ("OPEN_PLANAR", "OPEN_NONPLANAR"):
+            opens[c.roi_number].append(xyz.copy())
+        else:  # CLOSED_PLANAR
+            zmin, zmax = z_span[k]
+            if zmax - zmin > Z_TOL_MM:
+                raise GeometryError(
+                    f"ROI '{name}': a CLOSED_PLANAR contour is not axial (z from {zmin:.4f} to "
+                    f"{zmax:.4f} mm); only axial contours are supported", path=path)
+            z_mm = 0.5 * (zmin + zmax)
+            xy = xyz[:, :2]
+            if not quick3[k] and _distinct_points(xy) < 3:
+                notes.append(f"{path}: ROI '{name}': skipped a degenerate closed contour with fewer than "
+                             f"3 distinct points at z = {z_mm:.2f} mm")
+                continue
+            planes[c.roi_number].append((z_mm, xy))
+
+    structures = []
+    for number in order:
+        info = roi_info[number]
+        structures.append(Structure(
+            number=number, name=info["name"], roi_type=info["type"], color=info["color"],
+            planes=_group_planes(planes[number]),
+            points_mm=np.concatenate(points[number]) if points[number] else np.zeros((0, 3)),
+            open_contours=tuple(opens[number]),
+        ))
+    label = str(ds.get("StructureSetLabel", "") or "")
+    sop = ds.get("SOPInstanceUID")
+    return StructureSet(structures=tuple(structures), frame_of_reference_uid=for_uid,
+                        sop_instance_uid=str(sop) if sop else None, label=label,
+                        source_path=path), notes
+
+
+def _contour_checks(xyz_all, contours, converted):
+    """Per contour: (unused, z span (min, max), True when 3 distinct vertices are certain).
+
+    Vectorised over every contour of the file: a Python loop of numpy calls per contour
+    would cost more than parsing the coordinates.
+    """
+    n = len(contours)
+    z_span = np.zeros((n, 2))
+    quick3 = np.zeros(n, dtype=bool)
+    idx = np.array([k for k, c in enumerate(contours) if k not in converted and c.count > 0], dtype=np.int64)
+    if idx.size:
+        starts = np.array([contours[k].start // 3 for k in idx], dtype=np.int64)
+        counts = np.array([contours[k].count // 3 for k in idx], dtype=np.int64)
+        z = np.ascontiguousarray(xyz_all[:, 2])
+        # Contours are stored back to back, so reduceat over their starts covers each one.
+        z_span[idx, 0] = np.minimum.reduceat(z, starts)
+        z_span[idx, 1] = np.maximum.reduceat(z, starts)
+        ok = counts >= 3
+        s = starts[ok]
+        p0, p1, p2 = xyz_all[s, :2], xyz_all[s + 1, :2], xyz_all[s + 2, :2]
+
+        def differ(a, b):
+            return np.any(np.abs(a - b) > _POINT_TOL_MM, axis=1)
+
+        quick3[idx[ok]] = differ(p0, p1) & differ(p0, p2) & differ(p1, p2)
+    for k in converted:
+        xyz = converted[k].reshape(-1, 3)
+        if len(xyz):
+            z_span[k] = (xyz[:, 2].min(), xyz[:, 2].max())
+    return None, z_span, quick3
+
+
+def _distinct_points(xy: np.ndarray) -> int:
+    """Number of distinct vertices, counted up to 3 (enough to tell a polygon)."""
+    if len(xy) == 0:
+        return 0
+    differs0 = np.any(np.abs(xy - xy[0]) > _POINT_TOL_MM, axis=1)
+    if not differs0.any():
+        return 1
+    i1 = int(np.argmax(differs0))
+    differs1 = np.any(np.abs(xy - xy[i1]) > _POINT_TOL_MM, axis=1)
+    return 3 if bool(np.any(differs0 & differs1)) else 2
+
+
+def _group_planes(items: list[tuple[float, np.ndarray]]) -> tuple[ContourPlane, ...]:
+    """Group polygons whose z agree within Z_TOL_MM into one plane each."""
+    if not items:
+        return ()
+    items = sorted(items, key=lambda t: t[0])
+    groups: list[list[tuple[float, np.ndarray]]] = [[items[0]]]
+    for z, xy in items[1:]:
+        if z - groups[-1][0][0] <= Z_TOL_MM:
+            groups[-1].append((z, xy))
+        else:
+            groups.append([(z, xy)])
+    return tuple(ContourPlane(z_mm=float(np.mean([g[0] for g in grp])), polygons=tuple(g[1] for g in grp))
+                 for grp in groups)

@@ -1,0 +1,240 @@
+"""Find the DICOM RT files among paths and read their headers cheaply.
+
+Files are recognised by SOP Class UID, never by name.  A scan reads only the header
+attributes the selection needs (``specific_tags``, no pixel data), so a folder of CT
+slices and a large RTSTRUCT is scanned in milliseconds per file.  Unreadable or
+non-DICOM files are skipped with a note.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pydicom
+
+from ..errors import DicomError, SelectionError
+
+CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2"
+RT_DOSE = "1.2.840.10008.5.1.4.1.1.481.2"
+RT_STRUCT = "1.2.840.10008.5.1.4.1.1.481.3"
+RT_PLAN = "1.2.840.10008.5.1.4.1.1.481.5"
+RT_ION_PLAN = "1.2.840.10008.5.1.4.1.1.481.8"
+
+MODALITY_OF = {CT_IMAGE: "CT", RT_DOSE: "RTDOSE", RT_STRUCT: "RTSTRUCT", RT_PLAN: "RTPLAN",
+               RT_ION_PLAN: "RTPLAN"}
+
+_HEADER_TAGS = [
+    "SOPClassUID", "SOPInstanceUID", "Modality", "FrameOfReferenceUID", "SeriesInstanceUID",
+    "StudyInstanceUID", "ReferencedRTPlanSequence", "ReferencedStructureSetSequence",
+    "RTPlanLabel", "RTPlanName", "DoseSummationType", "DoseType", "DoseUnits",
+    "ReferencedFrameOfReferenceSequence", "ImagePositionPatient", "ImageOrientationPatient",
+    "Rows", "Columns", "PixelSpacing", "StructureSetLabel",
+]
+
+
+@dataclass
+class Header:
+    """What the selection needs to know about one recognised file."""
+
+    path: str
+    modality: str
+    sop_class_uid: str
+    sop_instance_uid: str
+    frame_of_reference_uid: str | None = None
+    series_instance_uid: str | None = None
+    referenced_plan_uids: tuple[str, ...] = ()
+    referenced_structure_set_uid: str | None = None
+    label: str = ""
+    name: str = ""
+    summation_type: str = ""
+    dose_type: str = ""
+    referenced_series_uids: tuple[str, ...] = ()
+    image_position: tuple[float, ...] | None = None
+    image_orientation: tuple[float, ...] | None = None
+    rows: int | None = None
+    columns: int | None = None
+    pixel_spacing: tuple[float, ...] | None = None
+
+
+@dataclass
+class ScanResult:
+    headers: list[Header] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def of(self, modality: str) -> list[Header]:
+        return [h for h in self.headers if h.modality == modality]
+
+
+def one_line(exc: BaseException, limit: int = 200) -> str:
+    """An exception's text on one line (the CLI prints errors as one line)."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _looks_like_dicom(path: str) -> tuple[bool, bool]:
+    """(is DICOM, needs force): Part 10 files carry 'DICM' at byte 128; raw datasets
+    without the preamble start with a group 0002 or 0008 tag."""
+    with open(path, "rb") as fh:
+        head = fh.read(132)
+    if len(head) == 132 and head[128:132] == b"DICM":
+        return True, False
+    if len(head) >= 8 and head[:2] in (b"\x02\x00", b"\x08\x00") and head[3:4] == b"\x00":
+        return True, True
+    return False, False
+
+
+def read_dataset(path, *, stop_before_pixels: bool = False, specific_tags=None):
+    """Read a DICOM file, turning every reader failure into :class:`DicomError`."""
+    path = str(path)
+    try:
+        ok, force = _looks_like_dicom(path)
+    except OSError as exc:
+        raise DicomError(f"cannot be opened ({exc.strerror or exc})", path=path) from exc
+    if not ok:
+        raise DicomError("not a DICOM file (no 'DICM' marker at byte 128 and no DICOM tag at the start)",
+                         path=path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return pydicom.dcmread(path, force=force, stop_before_pixels=stop_before_pixels,
+                                   specific_tags=specific_tags)
+    except Exception as exc:  # pydicom raises many types on corrupt input
+        raise DicomError(f"cannot be read as DICOM ({type(exc).__name__}: {one_line(exc)})", path=path) from exc
+
+
+def _str(ds, keyword) -> str:
+    v = ds.get(keyword)
+    return "" if v is None else str(v).strip()
+
+
+def _floats(ds, keyword):
+    v = ds.get(keyword)
+    if v is None:
+        return None
+    try:
+        return tuple(float(x) for x in (v if hasattr(v, "__iter__") and not isinstance(v, str) else [v]))
+    except (TypeError, ValueError):
+        return None
+
+
+def _ref_uids(seq) -> tuple[str, ...]:
+    out = []
+    for item in seq or []:
+        uid = item.get("ReferencedSOPInstanceUID")
+        if uid:
+            out.append(str(uid))
+    return tuple(out)
+
+
+def read_header(path) -> Header:
+    """Header of one file (``modality`` '' when its SOP class is not one the loader reads).
+
+    Raises :class:`DicomError` when the file is not readable DICOM.
+    """
+    path = str(path)
+    ds = read_dataset(path, stop_before_pixels=True, specific_tags=_HEADER_TAGS)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _header(ds, path)
+    except DicomError:
+        raise
+    except Exception as exc:
+        raise DicomError(f"header cannot be read ({type(exc).__name__}: {one_line(exc)})", path=path) from exc
+
+
+def _header(ds, path: str) -> Header:
+    sop_class = _str(ds, "SOPClassUID")
+    if not sop_class:
+        meta = getattr(ds, "file_meta", None)
+        sop_class = str(meta.get("MediaStorageSOPClassUID", "") or "") if meta is not None else ""
+    modality = MODALITY_OF.get(sop_class)
+    if modality is None:
+        return Header(path=path, modality="", sop_class_uid=sop_class, sop_instance_uid=_str(ds, "SOPInstanceUID"))
+    h = Header(path=path, modality=modality, sop_class_uid=sop_class,
+               sop_instance_uid=_str(ds, "SOPInstanceUID"),
+               frame_of_reference_uid=_str(ds, "FrameOfReferenceUID") or None,
+               series_instance_uid=_str(ds, "SeriesInstanceUID") or None)
+    if modality == "RTDOSE":
+        h.referenced_plan_uids = _ref_uids(ds.get("ReferencedRTPlanSequence"))
+        refs = _ref_uids(ds.get("ReferencedStructureSetSequence"))
+        h.referenced_structure_set_uid = refs[0] if refs else None
+        h.summation_type = _str(ds, "DoseSummationType").upper()
+        h.dose_type = _str(ds, "DoseType").upper()
+    elif modality == "RTPLAN":
+        refs = _ref_uids(ds.get("ReferencedStructureSetSequence"))
+        h.referenced_structure_set_uid = refs[0] if refs else None
+        h.label = _str(ds, "RTPlanLabel")
+        h.name = _str(ds, "RTPlanName")
+    elif modality == "RTSTRUCT":
+        h.label = _str(ds, "StructureSetLabel")
+        series = []
+        for fr in ds.get("ReferencedFrameOfReferenceSequence") or []:
+            if h.frame_of_reference_uid is None and fr.get("FrameOfReferenceUID"):
+                h.frame_of_reference_uid = str(fr.FrameOfReferenceUID)
+            for st in fr.get("RTReferencedStudySequence") or []:
+                for se in st.get("RTReferencedSeriesSequence") or []:
+                    if se.get("SeriesInstanceUID"):
+                        series.append(str(se.SeriesInstanceUID))
+        h.referenced_series_uids = tuple(series)
+    elif modality == "CT":
+        h.image_position = _floats(ds, "ImagePositionPatient")
+        h.image_orientation = _floats(ds, "ImageOrientationPatient")
+        h.pixel_spacing = _floats(ds, "PixelSpacing")
+        rows, cols = ds.get("Rows"), ds.get("Columns")
+        h.rows = int(rows) if rows is not None else None
+        h.columns = int(cols) if cols is not None else None
+    return h
+
+
+def _walk(paths) -> list[str]:
+    files: list[str] = []
+    for p in paths:
+        p = Path(p).expanduser()
+        if p.is_dir():
+            for root, dirs, names in os.walk(p):
+                dirs.sort()
+                files.extend(os.path.join(root, n) for n in sorted(names))
+        elif p.is_file():
+            files.append(str(p))
+        else:
+            raise SelectionError(f"path does not exist: {p}", path=p)
+    seen, unique = set(), []
+    for f in files:
+        key = os.path.realpath(f)
+        if key not in seen:
+            seen.add(key)
+            unique.append(f)
+    return unique
+
+
+def scan(paths) -> ScanResult:
+    """Recognise the DICOM RT and CT files among ``paths`` (folders searched recursively).
+
+    Returns a :class:`ScanResult` with one :class:`Header` per recognised file and notes
+    on the files skipped (unreadable, not DICOM, other SOP classes).
+    """
+    if not paths:
+        raise SelectionError("no path given; pass folders or DICOM files")
+    result = ScanResult()
+    other: list[str] = []
+    for f in _walk(paths):
+        try:
+            h = read_header(f)
+        except DicomError as exc:
+            result.notes.append(f"skipped {f}: {exc.detail}")
+            continue
+        if not h.modality:
+            other.append(f"{os.path.basename(f)} ({h.sop_class_uid or 'no SOPClassUID'})")
+            continue
+        if not h.sop_instance_uid:
+            result.notes.append(f"skipped {f}: no SOPInstanceUID")
+            continue
+        result.headers.append(h)
+    if other:
+        shown = ", ".join(other[:5]) + (f" and {len(other) - 5} more" if len(other) > 5 else "")
+        result.notes.append(f"ignored {len(other)} DICOM file(s) of other SOP classes: {shown}")
+    return result
