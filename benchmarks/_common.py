@@ -47,3 +47,101 @@ def numpy_reference_s(n_voxels: int) -> float:
         return float(np.cumsum(s)[-1])
 
     return best_of(work, 2)[0]
+
+
+# --- real exports shipped inside public sdists (downloaded, never committed) ----------------
+
+#: (distribution, version, folder inside the sdist that holds the DICOM files)
+REAL_EXPORTS = {
+    # Brainlab Elements SRS plan: 40 ROIs, 1 mm dose grid (230 x 334 x 196 voxels).
+    "brainlab_srs": ("dicomhandler", "0.0.1", "Examples"),
+    # Varian Eclipse breast plan whose RTDOSE carries the planning system's DVHSequence.
+    "eclipse_breast": ("dicompyler-core", "0.5.6", "tests/testdata/example_data"),
+}
+
+
+class DownloadError(RuntimeError):
+    """The sdist could not be fetched or does not hold the expected files."""
+
+
+def fetch_sdist(dist: str, version: str, timeout_s: float = 300.0) -> Path:
+    """Download (once) ``dist==version`` as a source distribution with pip into
+    ``benchmarks/_work/sdists`` and return the archive's path."""
+    import subprocess
+    import sys
+
+    folder = WORK / "sdists"
+    folder.mkdir(parents=True, exist_ok=True)
+    def existing() -> Path | None:
+        # PyPI names sdists either dist-version or dist_version (PEP 625)
+        want = f"{dist}-{version}.tar.gz".lower().replace("_", "-")
+        hits = [p for p in folder.glob("*.tar.gz") if p.name.lower().replace("_", "-") == want]
+        return hits[0] if hits else None
+
+    if existing() is not None:
+        return existing()
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+           "--disable-pip-version-check", "-q", "-d", str(folder), f"{dist}=={version}"]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise DownloadError(f"pip download {dist}=={version} failed: {exc}") from exc
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise DownloadError(f"pip download {dist}=={version} failed: {tail[0]}")
+    got = existing()
+    if got is None:
+        raise DownloadError(f"pip download {dist}=={version} produced no sdist in {folder}")
+    return got
+
+
+def real_export(key: str) -> Path:
+    """Folder holding the DICOM files of one of :data:`REAL_EXPORTS`, unpacked (once) from
+    its sdist into ``benchmarks/_work/real/<key>``.  Only the example folder is extracted,
+    and only regular files (no links, no absolute or ``..`` paths)."""
+    import tarfile
+
+    dist, version, inner = REAL_EXPORTS[key]
+    out = WORK / "real" / key
+    done = out / ".complete"
+    if done.exists():
+        return out
+    archive = fetch_sdist(dist, version)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    n = 0
+    with tarfile.open(archive, "r:gz") as tar:
+        for member in tar.getmembers():
+            parts = Path(member.name).parts
+            # sdist layout: <dist>-<version>/<inner>/<file>
+            if not member.isfile() or len(parts) < 3 or ".." in parts:
+                continue
+            rel = Path(*parts[1:])
+            if rel.parent != Path(inner):
+                continue
+            src = tar.extractfile(member)
+            if src is None:
+                continue
+            (out / rel.name).write_bytes(src.read())
+            n += 1
+    if n == 0:
+        raise DownloadError(f"{archive.name} holds no files under {inner}/")
+    done.write_text("ok\n")
+    return out
+
+
+def rt_files(folder: Path) -> dict[str, list[Path]]:
+    """DICOM files of a folder grouped by Modality (``RTSTRUCT``, ``RTDOSE``, ...)."""
+    import pydicom
+
+    out: dict[str, list[Path]] = {}
+    for f in sorted(folder.iterdir()):
+        if not f.is_file() or f.name.startswith("."):
+            continue
+        try:
+            ds = pydicom.dcmread(f, stop_before_pixels=True, specific_tags=["Modality"])
+        except Exception:  # not DICOM: ignored, the loader is tested elsewhere
+            continue
+        out.setdefault(str(ds.get("Modality", "")), []).append(f)
+    return out

@@ -44,7 +44,9 @@ def __getattr__(name: str):
     if module is None:
         raise AttributeError(f"module 'dosecalc' has no attribute {name!r}")
     mod = importlib.import_module(module)
-    value = mod if module.endswith("." + name) else getattr(mod, name)
+    # a module named like the attribute (dosecalc.phantom) is the value itself, unless it
+    # defines that attribute (dosecalc.io.load defines load())
+    value = getattr(mod, name) if hasattr(mod, name) else mod
     globals()[name] = value
     return value
 

@@ -19,7 +19,7 @@ from collections import OrderedDict
 from typing import Iterable
 
 from .dvh import DEFAULT_BIN_GY, DVH
-from .errors import ContourError, ParameterError, StructureNotFoundError
+from .errors import ContourError, ParameterError
 from .model import Case, DoseGrid, Structure
 
 #: Upper bound on the bytes of mask arrays kept in one case's cache.
@@ -164,7 +164,14 @@ def case_dvh(case: Case, name, *, dose: DoseGrid | None = None, prescription_gy:
     grid = _dose_grid(case, dose)
     target = _resolve(case, name)
     mask = case_mask(case, target, grid=grid, **mask_options)
-    dose_s, vol_s = mask_samples(mask, grid)
+    if grid.dose_type == "EFFECTIVE" and grid.model:
+        # On a sub-voxel lattice, convert the interpolated physical dose rather than
+        # interpolate the (convex) EQD2/BED grid, which would overestimate between voxels.
+        from .radiobiology import converted_samples
+
+        dose_s, vol_s = converted_samples(mask, grid, case.dose)
+    else:
+        dose_s, vol_s = mask_samples(mask, grid)
     if prescription_gy is None and grid.quantity == "dose":
         prescription_gy = case.prescription_gy
     settings = dict(mask.settings)

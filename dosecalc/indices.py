@@ -19,7 +19,9 @@ stops short of the isodose (a Body smaller than the dose) does the same - both a
 user's choice of region and are recorded in the result.  TV and TV_PIV come from the
 target's mask DVH (sub-voxel sampling), so the two volumes may be sampled differently;
 CI can then exceed 1 by the sampling difference (a fraction of a voxel's volume per
-surface voxel), which is reported as is, never clipped.  Volumes outside the dose grid
+surface voxel), which is reported as is, never clipped.  With several targets treated
+to the same Rx in one plan the PIV holds all of them: evaluate the union of the targets
+(``"PTV1 | PTV2"``), or pass a region that isolates one target.  Volumes outside the dose grid
 are excluded (the target DVH's coverage warning is passed on).
 """
 

@@ -336,6 +336,28 @@ def _resolve_k(prep: _Prepared, grid: DoseGrid, supersample) -> int:
     return int(supersample)
 
 
+def _fill_fallback_planes(prep: "_Prepared", u, v, zl, zh, frac) -> None:
+    """Add the even-odd scanline coverage of planes whose contours cross or touch."""
+    from .kernels.raster import scanline_coverage
+
+    nz = frac.shape[0]
+    touched = set()
+    for p in np.nonzero(prep.fallback)[0]:
+        k0, k1 = max(int(np.floor(zl[p])), 0), min(int(np.ceil(zh[p])), nz)
+        if k1 <= k0:
+            continue
+        cov = np.zeros(frac.shape[1:])
+        scanline_coverage(u, v, prep.poly_start, prep.plane_start[p], prep.plane_start[p + 1], prep.sign,
+                          FALLBACK_SUBROWS, cov)
+        for k in range(k0, k1):
+            w = min(k + 1.0, zh[p]) - max(float(k), zl[p])
+            if w > 0:
+                frac[k] += w * cov
+                touched.add(k)
+    for k in touched:
+        np.clip(frac[k], 0.0, 1.0, out=frac[k])
+
+
 def mask_from_prepared(prep: _Prepared, grid: DoseGrid, supersample, end_cap, interpolation,
                         box=None) -> StructureMask:
     from .kernels.raster import rasterise
@@ -361,9 +383,11 @@ def mask_from_prepared(prep: _Prepared, grid: DoseGrid, supersample, end_cap, in
     if frac.size:
         u = np.ascontiguousarray((prep.x - xlo) / hx)
         v = np.ascontiguousarray((prep.y - ylo) / hy)
-        rasterise(u, v, prep.poly_start, prep.plane_start, prep.sign, prep.fallback,
-                  np.ascontiguousarray((prep.lo - zlo) / hz), np.ascontiguousarray((prep.hi - zlo) / hz),
-                  FALLBACK_SUBROWS, frac)
+        zl = np.ascontiguousarray((prep.lo - zlo) / hz)
+        zh = np.ascontiguousarray((prep.hi - zlo) / hz)
+        rasterise(u, v, prep.poly_start, prep.plane_start, prep.sign, prep.fallback, zl, zh, frac)
+        if prep.fallback.any():
+            _fill_fallback_planes(prep, u, v, zl, zh, frac)
     frac.setflags(write=False)
     cell_cc = hx * hy * hz / 1000.0
     inside = float(frac.sum()) * cell_cc

@@ -34,7 +34,7 @@ from numba import njit, prange
 
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _add_step(row, nx, u, amount):
     """Cells right of ``u`` gain ``amount``; the cell holding ``u`` gets its share."""
     if u <= 0.0:
@@ -129,12 +129,12 @@ def _is_degenerate(us, vs, s, e):
     return True
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _orient(ax, ay, bx, by, cx, cy):
     return (bx - ax) * (cy - ay) - (by - ay) * (cx - ax)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _on_seg(ax, ay, bx, by, cx, cy):
     return min(ax, bx) <= cx <= max(ax, bx) and min(ay, by) <= cy <= max(ay, by)
 
@@ -159,7 +159,7 @@ def _segments_meet(ax, ay, bx, by, cx, cy, dx, dy):
     return False
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def plane_topology(us, vs, poly_start, plane_start, sign, fallback, area):
     """Orient contours by nesting parity and flag planes whose contours cross or touch.
 
@@ -180,8 +180,9 @@ def plane_topology(us, vs, poly_start, plane_start, sign, fallback, area):
         Out: even-odd area of the plane in the units of ``us * vs`` (valid where
         ``fallback == 0``).
     """
+    # serial: the work per plane is small and a parallel kernel costs seconds to compile
     nplanes = plane_start.shape[0] - 1
-    for p in prange(nplanes):
+    for p in range(nplanes):
         c0 = plane_start[p]
         c1 = plane_start[p + 1]
         # signed shoelace area per contour
@@ -273,8 +274,15 @@ def plane_topology(us, vs, poly_start, plane_start, sign, fallback, area):
 
 
 @njit(cache=True)
-def _scanline_plane(plane, ny, nx, us, vs, poly_start, c0, c1, sign, n_sub, weight):
-    """Even-odd fill of one plane by ``n_sub`` exact-in-x scanlines per cell row."""
+def scanline_coverage(us, vs, poly_start, c0, c1, sign, n_sub, plane):
+    """Even-odd coverage of one plane by ``n_sub`` exact-in-x scanlines per cell row.
+
+    ``plane`` (ny, nx), zero on entry, receives the covered fraction of each cell.  A
+    separate serial kernel (compiled only when a plane needs it) rather than a branch of
+    :func:`rasterise`, to keep the common kernel's compile time down.
+    """
+    ny, nx = plane.shape
+    weight = 1.0
     # vertical extent of the plane
     vlo = np.inf
     vhi = -np.inf
@@ -313,6 +321,11 @@ def _scanline_plane(plane, ny, nx, us, vs, poly_start, c0, c1, sign, n_sub, weig
             for q in range(0, nc - 1, 2):
                 _add_step(row, nx, xc[q], h * weight)
                 _add_step(row, nx, xc[q + 1], -h * weight)
+    for j in range(ny):
+        acc = 0.0
+        for i in range(nx):
+            acc += plane[j, i]
+            plane[j, i] = min(max(acc, 0.0), 1.0)
 
 
 @njit(cache=True)
@@ -357,7 +370,7 @@ def scanline_area(us, vs, poly_start, c0, c1, sign, n_sub):
 
 
 @njit(cache=True, parallel=True)
-def rasterise(us, vs, poly_start, plane_start, sign, fallback, slab_lo, slab_hi, n_sub, out):
+def rasterise(us, vs, poly_start, plane_start, sign, fallback, slab_lo, slab_hi, out):
     """Fractional volume of every lattice cell inside the slabs of the contour planes.
 
     Parameters
@@ -366,9 +379,7 @@ def rasterise(us, vs, poly_start, plane_start, sign, fallback, slab_lo, slab_hi,
         As for :func:`plane_topology` (``sign`` and ``fallback`` are its outputs).
     slab_lo, slab_hi : float64 (Z,)
         z-extent of each plane's slab in lattice-layer units (layer k spans [k, k + 1]),
-        sorted and non-overlapping.
-    n_sub : int
-        Scanlines per cell row for fallback planes.
+        sorted and non-overlapping.  Planes with ``fallback == 1`` are skipped.
     out : float64 (nz, ny, nx), zero on entry
         Receives the fraction of each cell inside the structure.
     """
@@ -385,11 +396,10 @@ def rasterise(us, vs, poly_start, plane_start, sign, fallback, slab_lo, slab_hi,
             w = min(zhi, slab_hi[p]) - max(zlo, slab_lo[p])
             if w <= 0.0:
                 continue
+            if fallback[p] == 1:
+                continue  # filled by scanline_coverage (see dosecalc.masks)
             c0 = plane_start[p]
             c1 = plane_start[p + 1]
-            if fallback[p] == 1:
-                _scanline_plane(layer, ny, nx, us, vs, poly_start, c0, c1, sign, n_sub, w)
-                continue
             for c in range(c0, c1):
                 sc = sign[c]
                 if sc == 0.0:

@@ -47,12 +47,12 @@ def test_load_synthetic_export(tmp_path):
 
 def test_files_recognised_by_sop_class_not_name(tmp_path):
     """Files with no extension and misleading names load; a text file named .dcm and a
-    truncated copy are skipped with notes naming them."""
-    info = fac.write_export(tmp_path / "exp", ct=False)
+    truncated CT slice are skipped with notes naming them."""
+    info = fac.write_export(tmp_path / "exp", ct=True)
     shutil.move(info["rtdose"], tmp_path / "exp" / "RS_not_a_struct")
     shutil.move(info["rtstruct"], tmp_path / "exp" / "image.txt")
     (tmp_path / "exp" / "notes.dcm").write_text("not dicom at all\n")
-    data = (tmp_path / "exp" / "rp.dcm").read_bytes()
+    data = info["ct"][0].read_bytes()
     (tmp_path / "exp" / "broken.dcm").write_bytes(data[:200])
     case = load(tmp_path / "exp")
     assert case.dose is not None and case.structures.names[0] == "Body"
@@ -75,6 +75,17 @@ def test_text_file_alone(tmp_path):
 def test_missing_path(tmp_path):
     with pytest.raises(SelectionError, match="does not exist"):
         load(tmp_path / "nope")
+
+
+@pytest.mark.parametrize("which, keep", [("rtdose", 300), ("rtplan", 250), ("rtstruct", 400)])
+def test_truncated_rt_file_is_an_error(tmp_path, which, keep):
+    """A file recognisable as RT Dose / Plan / Structure Set but cut short must fail the
+    load, naming the file: skipping it could evaluate a case without its dose."""
+    info = fac.write_export(tmp_path / "exp", ct=False)
+    info[which].write_bytes(info[which].read_bytes()[:keep])
+    with pytest.raises(DicomError) as e:
+        load(tmp_path / "exp")
+    assert info[which].name in str(e.value)
 
 
 def test_truncated_dose_file(tmp_path):

@@ -144,16 +144,16 @@ def test_liver_volume_analytic_and_contours(rtstruct):
 
 
 @pytest.mark.parametrize("name, lo, hi", [
-    ("CTV", (-130, -90, -50), (-40, 10, 40)),
+    ("CTV", (-112, -64, -35), (-52, -4, 25)),
     ("GTV1", (-115, 4, 22), (-82, 32, 54)),
     ("PTV2", (-48, -18, -38), (-8, 18, 2)),
 ])
 def test_target_volumes(rtstruct, name, lo, hi):
-    """Truth: fine integration of the implicit function (0.25 mm in-plane, 0.5 mm in z);
+    """Truth: fine integration of the implicit function (0.4 mm in-plane, 0.5 mm in z);
     prism volume of the contours within 3 % (small volumes: slice sampling dominates).
     Volumes in the ranges the task asks for (CTV 30-80 cc, GTVs 5-30 cc)."""
     shape = {"CTV": phantom.CTV, "GTV1": phantom.GTV1, "PTV2": phantom.PTV2}[name]
-    truth = _fine_volume_cc(shape, lo, hi, h_xy=0.25, h_z=0.5)
+    truth = _fine_volume_cc(shape, lo, hi, h_xy=0.4, h_z=0.5)
     if name == "CTV":
         assert 30.0 <= truth <= 80.0
     if name == "GTV1":
@@ -165,18 +165,18 @@ def test_target_volumes(rtstruct, name, lo, hi):
 
 def test_containment(rtstruct):
     """Truth: the implicit functions.  Every written vertex of a PTV lies in the Body, of a
-    GTV/CTV in the Liver; and on a 1 mm grid every point of the GTVs/CTV is in the Liver."""
+    GTV/CTV in the Liver; and on a 1.5 mm grid every point of the GTVs/CTV is in the Liver."""
     for inner, outer in (("PTV", phantom.BODY), ("PTV1", phantom.BODY), ("PTV2", phantom.BODY),
                          ("GTV1", phantom.LIVER), ("GTV2", phantom.LIVER), ("CTV", phantom.LIVER)):
         for z, polys in _contours(rtstruct, inner).items():
             for p in polys:
                 assert outer.inside(p[:, 0], p[:, 1], z).all(), (inner, z)
-    x, y, z = np.meshgrid(np.arange(-150, 40, 1.0), np.arange(-80, 70, 1.0), np.arange(-60, 90, 1.0),
+    x, y, z = np.meshgrid(np.arange(-150, 40, 1.5), np.arange(-80, 70, 1.5), np.arange(-60, 90, 1.5),
                           indexing="ij")
     liver = phantom.LIVER.inside(x, y, z)
     for shape in (phantom.GTV1, phantom.GTV2, phantom.CTV):
         m = shape.inside(x, y, z)
-        assert m.sum() > 1000 and not (m & ~liver).any()
+        assert m.sum() > 300 and not (m & ~liver).any()
 
 
 def test_written_dose_equals_analytic(case_dir):
@@ -199,20 +199,26 @@ def test_written_dose_equals_analytic(case_dir):
 
 
 def test_dose_is_sbrt_like():
-    """Truth: analytic_dose at chosen points versus the design: PTV centres 115-125 % of
-    the 40 Gy prescription, 80-20 % fall-off within 5-8 mm along a ray from PTV1's centre,
+    """Truth: analytic_dose at chosen points versus the design: PTV centres 110-125 % of
+    the 40 Gy prescription; along a ray from PTV1's centre >= 100 % on the PTV surface,
+    90 -> 50 % within 6 mm, 50 % 4-10 mm and 20 % < 25 mm beyond the surface;
     a low-dose bath (0.5-5 Gy) 5 cm from the targets, ~0 Gy outside the body, and linear
     scaling with the prescription."""
     c1 = np.array(phantom._GTV1[0])
     assert 0.0 <= phantom.analytic_dose(np.array([0.0, 200.0, 0.0])) < 1e-6
     for t in phantom._TARGETS:
-        assert 1.15 * 40 <= phantom.analytic_dose(t.centre) <= 1.25 * 40
+        assert 1.10 * 40 <= phantom.analytic_dose(t.centre) <= 1.25 * 40
     ray = c1 + np.outer(np.arange(0.0, 60.0, 0.01), [0.0, 0.0, 1.0])
     d = phantom.analytic_dose(ray)
-    r80 = ray[np.argmax(d < 0.8 * 40), 2] - c1[2]
-    r20 = ray[np.argmax(d < 0.2 * 40), 2] - c1[2]
-    assert 5.0 <= r20 - r80 <= 8.0
-    assert 18.0 - 1.0 <= r80  # PTV1 surface is 18 mm up: covered by ~100 %
+
+    def reach(level):  # distance from PTV1's centre (mm) where the dose drops below level
+        return ray[np.argmax(d < level * 40), 2] - c1[2]
+
+    surface = phantom._GTV1[1][2] + 5.0  # PTV1 surface 18 mm up
+    assert reach(1.0) >= surface  # the PTV surface gets >= 100 %
+    assert reach(0.9) - reach(0.5) <= 6.0  # steep edge
+    assert 4.0 <= reach(0.5) - surface <= 10.0
+    assert reach(0.2) - surface <= 25.0  # then the exponential tail
     assert 0.5 <= phantom.analytic_dose(np.array([40.0, 40.0, 0.0])) <= 5.0
     p = np.array([[-60.0, 0.0, 10.0], [-98.0, 18.0, 38.0]])
     assert np.allclose(phantom.analytic_dose(p, prescription_gy=30.0),

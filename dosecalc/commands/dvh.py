@@ -72,6 +72,12 @@ def register(parser) -> None:
                         help="sub-voxel factor per axis: 'auto' (default) or an integer >= 1")
     parser.add_argument("--end-cap", choices=("half", "none"), default="half",
                         help="extent beyond the first/last contour plane (default: half a spacing)")
+    parser.add_argument("--eqd2", type=float, default=None, metavar="AB",
+                        help="DVHs of the voxel-wise EQD2 at this alpha/beta (Gy) instead of physical dose")
+    parser.add_argument("--bed", type=float, default=None, metavar="AB",
+                        help="DVHs of the voxel-wise BED at this alpha/beta (Gy)")
+    parser.add_argument("--fractions", type=int, default=None, metavar="N",
+                        help="number of fractions for --eqd2/--bed (default: the RTPLAN's)")
 
 
 def structure_dvhs(case, names=None, *, dose=None, prescription_gy=None, **mask_options):
@@ -192,9 +198,21 @@ def run(args) -> int:
         parse_metric(s)  # a malformed spec fails before any file is read
     mask_options = {"supersample": _supersample(args.supersample), "end_cap": args.end_cap}
     case = load(*args.paths, plan=args.plan, prescription_gy=args.prescription)
+    from ..errors import ParameterError
+
+    if args.eqd2 is not None and args.bed is not None:
+        raise ParameterError("give either --eqd2 or --bed, not both")
+    if args.fractions is not None and args.eqd2 is None and args.bed is None:
+        raise ParameterError("--fractions applies to --eqd2/--bed only")
+    dose = case.dose
+    if args.eqd2 is not None:
+        dose = case.eqd2(args.eqd2, fractions=args.fractions)
+    elif args.bed is not None:
+        dose = case.bed(args.bed, fractions=args.fractions)
     rx = args.prescription if args.prescription is not None else case.prescription_gy
-    dvhs = structure_dvhs(case, args.roi or None, prescription_gy=args.prescription, **mask_options)
-    rep = report(dvhs, specs, _settings(case, case.dose, specs, mask_options, rx))
+    dvhs = structure_dvhs(case, args.roi or None, dose=dose, prescription_gy=args.prescription,
+                          **mask_options)
+    rep = report(dvhs, specs, _settings(case, dose, specs, mask_options, rx))
     text = render(rep, args.format)
     if args.out:
         write_text(args.out, text, inputs=[f.path for f in case.files])
@@ -206,7 +224,7 @@ def run(args) -> int:
 def demo(case, out, stream) -> None:
     """The DVH table of the synthetic case's main structures and its targets' indices."""
     from ..errors import StructureNotFoundError
-    from ..indices import gradient_index, grid_dvh, homogeneity_index, paddick_ci
+    from ..indices import case_indices, homogeneity_index
 
     names = []
     for n in DEMO_STRUCTURES:
@@ -221,12 +239,15 @@ def demo(case, out, stream) -> None:
     stream.write(f"DVH metrics (dose {case.prescription_gy} Gy Rx; volumes cc, doses Gy)\n")
     stream.write(format_table(rep))
     rx = case.prescription_gy
-    if rx:
-        region = grid_dvh(case.dose)
-        for name, dvh in dvhs:
-            if name in DEMO_TARGETS:
-                stream.write(f"{name}: Paddick CI {paddick_ci(dvh, region, rx):.3f}, gradient index "
-                             f"{gradient_index(region, rx):.2f}, HI (ICRU 83) {homogeneity_index(dvh):.3f}\n")
+    targets = [n for n in DEMO_TARGETS if n in names]
+    if rx and targets:
+        # One plan treats every target to Rx: the isodose volume belongs to all of them,
+        # so the conformity index is that of their union.
+        union = " | ".join(targets)
+        r = case_indices(case, union)
+        stream.write(f"{union} at {rx:g} Gy: Paddick CI {r['CI_Paddick']:.3f} (TV {r['TV_cc']:.1f} cc, "
+                     f"PIV {r['PIV_cc']:.1f} cc), gradient index {r['GI']:.2f}; HI (ICRU 83): "
+                     + ", ".join(f"{n} {homogeneity_index(d):.3f}" for n, d in dvhs if n in targets) + "\n")
     if out is not None:
         from pathlib import Path
 

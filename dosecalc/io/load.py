@@ -9,6 +9,7 @@ reference.  Inputs are only read.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 from ..errors import FrameOfReferenceError, ParameterError
@@ -73,8 +74,6 @@ def load(*paths, plan: str | None = None, prescription_gy: float | None = None) 
             if plan_obj.prescription_gy is not None and abs(plan_obj.prescription_gy - prescription_gy) > 1e-9:
                 notes.append(f"prescription_gy={prescription_gy:g} Gy given; the RTPLAN states "
                              f"{plan_obj.prescription_gy:g} Gy")
-            from dataclasses import replace
-
             plan_obj = replace(plan_obj, prescription_gy=prescription_gy)
 
     dose = None
@@ -96,8 +95,12 @@ def load(*paths, plan: str | None = None, prescription_gy: float | None = None) 
     files = [_record(h) for h in sel.doses]
     files += [_record(h) for h in (sel.struct, sel.plan) if h is not None]
     files += [_record(h) for h in sel.ct]
+    patient_ids = sorted({h.patient_id for h in (*sel.doses, sel.struct, sel.plan) if h is not None and h.patient_id})
+    if len(patient_ids) > 1:
+        notes.append(f"the selected files name several PatientIDs: {patient_ids}")
     return Case(dose=dose, structures=structures, plan=plan_obj, ct=ct, files=tuple(files),
-                notes=tuple(notes), frame_of_reference_uid=for_uid)
+                notes=tuple(notes), frame_of_reference_uid=for_uid,
+                patient_id=patient_ids[0] if patient_ids else None)
 
 
 def _record(h: Header) -> FileRecord:
@@ -123,17 +126,3 @@ def _check_frames(dose, structures, plan, ct, sel) -> str | None:
             f"frames of reference differ: {first[0]} {first[2]} has FrameOfReferenceUID {first[1]} but "
             f"{other[0]} {other[2]} has {other[1]}; dose and structures must share one frame of reference")
     return seen[0][1] if seen else None
-
-
-class _CallableModule(type(math)):
-    """``dosecalc.__getattr__`` returns a module whose name ends with the attribute asked
-    for (``dosecalc.io.load`` for ``dosecalc.load``) instead of the function inside it;
-    until that is fixed the module forwards calls to :func:`load`."""
-
-    def __call__(self, *paths, **options) -> Case:
-        return load(*paths, **options)
-
-
-import sys as _sys  # noqa: E402
-
-_sys.modules[__name__].__class__ = _CallableModule

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import warnings
 
+import json
 import math
 
 import numpy as np
@@ -335,6 +336,7 @@ def _read(ds, path: str, prescription_gy: float | None) -> DoseGrid:
         if extent[a] < 0:
             origin[a] += extent[a]
     values.setflags(write=False)  # DoseGrid keeps a read-only array without copying it
+    quantity, model = _effective_quantity(ds, dose_type)
     plan_refs = ds.get("ReferencedRTPlanSequence") or []
     ss_refs = ds.get("ReferencedStructureSetSequence") or []
     return DoseGrid(
@@ -350,7 +352,29 @@ def _read(ds, path: str, prescription_gy: float | None) -> DoseGrid:
         referenced_plan_uid=_first_ref(plan_refs),
         referenced_structure_set_uid=_first_ref(ss_refs),
         description=description,
+        quantity=quantity,
+        model=model,
     )
+
+
+def _effective_quantity(ds, dose_type: str) -> tuple[str, dict]:
+    """What an EFFECTIVE grid's numbers are, from ``DerivationDescription``.
+
+    dosecalc writes ``"<TG-263 label>: <model as JSON>"`` there (e.g.
+    ``EQD2Gy(a/b=2.5): {...}``); other systems' EFFECTIVE doses keep a label that says the
+    model is unknown, so their DVH metrics are never labelled as physical Gy.
+    """
+    if dose_type != "EFFECTIVE":
+        return "dose", {}
+    text = str(ds.get("DerivationDescription", "") or "").strip()
+    label, sep, rest = text.partition(": ")
+    if not sep or not label or " " in label:
+        return "EFFECTIVE(model unknown)", {}
+    try:
+        model = json.loads(rest)
+    except ValueError:
+        model = {}  # cut at the attribute's length: keep the label, which is complete
+    return label, model if isinstance(model, dict) else {}
 
 
 def _first_ref(seq) -> str | None:

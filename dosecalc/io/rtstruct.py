@@ -239,7 +239,7 @@ def _read(ds, path: str) -> tuple[StructureSet, list[str]]:
             raise ContourError(f"ROI '{name}': unknown ContourGeometricType {c.kind!r} (expected "
                                f"CLOSED_PLANAR, POINT, OPEN_PLANAR or OPEN_NONPLANAR)", path=path)
     xyz_all = values.reshape(-1, 3)
-    flat, z_span, quick3 = _contour_checks(xyz_all, contours, converted)
+    z_span, quick3 = _contour_checks(xyz_all, contours, converted)
 
     planes: dict[int, list[tuple[float, np.ndarray]]] = {n: [] for n in order}
     points: dict[int, list[np.ndarray]] = {n: [] for n in order}
@@ -287,7 +287,7 @@ def _read(ds, path: str) -> tuple[StructureSet, list[str]]:
 
 
 def _contour_checks(xyz_all, contours, converted):
-    """Per contour: (unused, z span (min, max), True when 3 distinct vertices are certain).
+    """Per contour: z span (min, max), and True when 3 distinct vertices are certain.
 
     Vectorised over every contour of the file: a Python loop of numpy calls per contour
     would cost more than parsing the coordinates.
@@ -315,7 +315,7 @@ def _contour_checks(xyz_all, contours, converted):
         xyz = converted[k].reshape(-1, 3)
         if len(xyz):
             z_span[k] = (xyz[:, 2].min(), xyz[:, 2].max())
-    return None, z_span, quick3
+    return z_span, quick3
 
 
 def _distinct_points(xy: np.ndarray) -> int:

@@ -8,12 +8,16 @@ non-DICOM files are skipped with a note.
 
 from __future__ import annotations
 
+import mmap
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pydicom
+from pydicom.filereader import read_partial
+from pydicom.tag import Tag
 
 from ..errors import DicomError, SelectionError
 
@@ -31,7 +35,7 @@ _HEADER_TAGS = [
     "StudyInstanceUID", "ReferencedRTPlanSequence", "ReferencedStructureSetSequence",
     "RTPlanLabel", "RTPlanName", "DoseSummationType", "DoseType", "DoseUnits",
     "ReferencedFrameOfReferenceSequence", "ImagePositionPatient", "ImageOrientationPatient",
-    "Rows", "Columns", "PixelSpacing", "StructureSetLabel",
+    "Rows", "Columns", "PixelSpacing", "StructureSetLabel", "PatientID",
 ]
 
 
@@ -57,6 +61,7 @@ class Header:
     rows: int | None = None
     columns: int | None = None
     pixel_spacing: tuple[float, ...] | None = None
+    patient_id: str = ""
 
 
 @dataclass
@@ -86,6 +91,15 @@ def _looks_like_dicom(path: str) -> tuple[bool, bool]:
     return False, False
 
 
+# A header scan stops at the first element it never needs: the contours of an RTSTRUCT
+# (StructureSetROISequence onwards) and pixel data.  Elements are stored in tag order.
+_STOP_TAGS = frozenset({0x30060020, 0x30060039, 0x30060080, 0x7FE00010, 0x7FE00008, 0x7FE00009})
+
+
+def _stop_header(tag, vr, length) -> bool:
+    return tag in _STOP_TAGS
+
+
 def read_dataset(path, *, stop_before_pixels: bool = False, specific_tags=None):
     """Read a DICOM file, turning every reader failure into :class:`DicomError`."""
     path = str(path)
@@ -97,10 +111,15 @@ def read_dataset(path, *, stop_before_pixels: bool = False, specific_tags=None):
         raise DicomError("not a DICOM file (no 'DICM' marker at byte 128 and no DICOM tag at the start)",
                          path=path)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return pydicom.dcmread(path, force=force, stop_before_pixels=stop_before_pixels,
-                                   specific_tags=specific_tags)
+        # Read through a memory map: a corrupt element length then reads at most to the end
+        # of the file, where a plain file object would first allocate the bytes it claims.
+        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                if not stop_before_pixels:
+                    return pydicom.dcmread(mm, force=force, specific_tags=specific_tags)
+                tags = None if specific_tags is None else [Tag(t) for t in specific_tags]
+                return read_partial(mm, _stop_header, force=force, specific_tags=tags)
     except Exception as exc:  # pydicom raises many types on corrupt input
         raise DicomError(f"cannot be read as DICOM ({type(exc).__name__}: {one_line(exc)})", path=path) from exc
 
@@ -157,7 +176,8 @@ def _header(ds, path: str) -> Header:
     h = Header(path=path, modality=modality, sop_class_uid=sop_class,
                sop_instance_uid=_str(ds, "SOPInstanceUID"),
                frame_of_reference_uid=_str(ds, "FrameOfReferenceUID") or None,
-               series_instance_uid=_str(ds, "SeriesInstanceUID") or None)
+               series_instance_uid=_str(ds, "SeriesInstanceUID") or None,
+               patient_id=_str(ds, "PatientID"))
     if modality == "RTDOSE":
         h.referenced_plan_uids = _ref_uids(ds.get("ReferencedRTPlanSequence"))
         refs = _ref_uids(ds.get("ReferencedStructureSetSequence"))
@@ -188,6 +208,23 @@ def _header(ds, path: str) -> Header:
         h.rows = int(rows) if rows is not None else None
         h.columns = int(cols) if cols is not None else None
     return h
+
+
+_RT_UID = re.compile(rb"1\.2\.840\.10008\.5\.1\.4\.1\.1\.481\.([2358])(?![0-9.])")
+
+
+def _refuse_broken_rt(path: str, detail: str) -> None:
+    """A file whose first bytes name an RT Dose / Structure Set / Plan SOP class but which
+    cannot be read is an error, not a note: skipping it could load a case without its dose."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(2048)
+    except OSError:
+        return
+    m = _RT_UID.search(head)
+    if m:
+        modality = MODALITY_OF[(b"1.2.840.10008.5.1.4.1.1.481." + m.group(1)).decode()]
+        raise DicomError(f"{modality} file is truncated or corrupt: {detail}", path=path)
 
 
 def _walk(paths) -> list[str]:
@@ -225,12 +262,14 @@ def scan(paths) -> ScanResult:
         try:
             h = read_header(f)
         except DicomError as exc:
+            _refuse_broken_rt(f, exc.detail)
             result.notes.append(f"skipped {f}: {exc.detail}")
             continue
         if not h.modality:
             other.append(f"{os.path.basename(f)} ({h.sop_class_uid or 'no SOPClassUID'})")
             continue
         if not h.sop_instance_uid:
+            _refuse_broken_rt(f, "no SOPInstanceUID")
             result.notes.append(f"skipped {f}: no SOPInstanceUID")
             continue
         result.headers.append(h)

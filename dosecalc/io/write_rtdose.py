@@ -8,7 +8,6 @@ back value differs from the grid by at most half a quantum (plus float rounding)
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Iterable

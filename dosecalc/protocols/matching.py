@@ -79,7 +79,8 @@ class StructureMatch:
 
 
 def _natural_key(name: str):
-    return [int(t) if t.isdigit() else t.casefold() for t in re.split(r"(\d+)", name)]
+    # re.split with a capture group alternates text and digits, so lists compare safely
+    return ([int(t) if t.isdigit() else t for t in re.split(r"(\d+)", normalise_name(name))], name)
 
 
 def _operand(expr: str) -> str:

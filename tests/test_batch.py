@@ -1,0 +1,140 @@
+"""Cohort batch evaluation: discovery, error isolation, resume, process pool and Dask.
+
+Truth: each plan's batch result must equal ``dosecalc.check`` run directly on that plan
+(same verdicts and values); the counts of plans, rows and errors follow from how the
+cohort below is built (4 good patients, 1 corrupted export, 1 folder with 2 plans).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import dosecalc
+from dosecalc.batch import batch, find_plans
+
+PROTOCOL = "hcc-oligoprogression"
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory, synthetic_case_dir):
+    from dosecalc.phantom import write_case
+
+    root = tmp_path_factory.mktemp("cohort")
+    for i in range(4):
+        shutil.copytree(synthetic_case_dir, root / f"patient_{i:02d}")
+    # a broken export: its RTDOSE cut in half
+    shutil.copytree(synthetic_case_dir, root / "patient_broken")
+    rd = next(p for p in (root / "patient_broken").iterdir() if p.name.startswith("RD"))
+    data = rd.read_bytes()
+    rd.write_bytes(data[: len(data) // 2])
+    # one folder with two plans (different seeds give different UIDs); no CT needed
+    two = root / "patient_twoplans"
+    two.mkdir()
+    for seed in (1, 2):
+        tmp = tmp_path_factory.mktemp(f"seed{seed}")
+        write_case(tmp, spacing_mm=6.0, seed=seed, prescription_gy=40.0 - 5 * (seed - 1))
+        for f in tmp.iterdir():
+            if not f.name.startswith("CT"):
+                shutil.copy(f, two / f"s{seed}_{f.name}")
+    return root
+
+
+def _rows(path: Path) -> list[dict]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_find_plans_groups_by_folder_and_plan_uid(cohort):
+    keys = [j.key for j in find_plans(cohort)]
+    assert len(keys) == 7
+    assert sum(k.startswith("patient_twoplans#") for k in keys) == 2
+    assert "patient_broken" in keys
+
+
+def test_batch_isolates_errors_matches_check_and_resumes(cohort, tmp_path):
+    out = tmp_path / "out"
+    results = {r.plan: r for r in batch(cohort, PROTOCOL, workers=1, out=out, progress=False)}
+    assert len(results) == 7
+    assert results["patient_broken"].status == "error"
+    assert "RD" in results["patient_broken"].error or "pixel" in results["patient_broken"].error.lower()
+    good = [r for r in results.values() if r.status == "ok"]
+    assert len(good) == 6
+
+    # independent truth: check() on the plan directly gives the same constraints
+    direct = dosecalc.check(dosecalc.load(cohort / "patient_00"), PROTOCOL).to_dict()
+    batched = results["patient_00"].report
+    assert batched["verdict"] == direct["verdict"]
+    assert [(c["metric"], c["value"], c["verdict"]) for c in batched["constraints"]] == \
+           [(c["metric"], c["value"], c["verdict"]) for c in direct["constraints"]]
+
+    summary = _rows(out / "summary.csv")
+    assert {r["plan"] for r in summary} == set(results)
+    assert next(r for r in summary if r["plan"] == "patient_broken")["error"]
+    rows = _rows(out / "constraints.csv")
+    assert len(rows) == sum(len(r.report["constraints"]) for r in good)
+    assert {"plan", "patient_id", "structure", "metric", "value", "limit", "verdict"} <= set(rows[0])
+    assert len(list((out / "plans").glob("*.json"))) == 7
+    assert not list(out.rglob("*.tmp"))
+
+    # resume: nothing is evaluated again
+    again = list(batch(cohort, PROTOCOL, workers=1, out=out, progress=False))
+    assert len(again) == 7
+    assert {r.status for r in again} == {"skipped", "error"}
+    assert sum(r.status == "skipped" for r in again) == 6
+    assert _rows(out / "constraints.csv") == rows
+
+    # a changed protocol option is new work
+    changed = list(batch(cohort, PROTOCOL, workers=1, out=out, fractions=3, progress=False))
+    assert sum(r.status == "ok" for r in changed) == 6
+
+
+def test_process_pool_gives_the_same_results(cohort, tmp_path):
+    serial = {r.plan: r for r in batch(cohort, PROTOCOL, workers=1, progress=False)}
+    pooled = {r.plan: r for r in batch(cohort, PROTOCOL, workers=2, progress=False)}
+    assert serial.keys() == pooled.keys()
+    for key in serial:
+        assert serial[key].status == pooled[key].status
+        if serial[key].report:
+            assert serial[key].report["constraints"] == pooled[key].report["constraints"]
+
+
+def test_dask_local_cluster(cohort):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        results = {r.plan: r for r in batch(cohort, PROTOCOL, client=client, progress=False)}
+    serial = {r.plan: r for r in batch(cohort, PROTOCOL, workers=1, progress=False)}
+    assert results.keys() == serial.keys()
+    assert results["patient_broken"].status == "error"
+    for key in serial:
+        if serial[key].report:
+            assert results[key].report["constraints"] == serial[key].report["constraints"]
+
+
+def test_to_dataframe(cohort):
+    pytest.importorskip("pandas")
+    df = batch(cohort, PROTOCOL, workers=1, progress=False).to_dataframe()
+    assert {"plan", "patient_id", "metric", "verdict"} <= set(df.columns)
+    assert (df["plan"] == "patient_broken").sum() == 1  # the failed plan appears once
+
+
+def test_cli_batch(cohort, tmp_path):
+    out = tmp_path / "cli"
+    proc = subprocess.run([sys.executable, "-m", "dosecalc", "batch", str(cohort), "--protocol", PROTOCOL,
+                           "--out", str(out), "--workers", "1"], capture_output=True, text=True)
+    assert proc.returncode == 1  # the broken plan
+    assert "7 plans" in proc.stdout and "1 error" in proc.stdout
+    assert proc.stderr == ""  # no progress bar when not on a terminal
+    data = json.loads(next((out / "plans").glob("patient_00-*.json")).read_text())
+    assert data["status"] == "ok" and data["report"]["constraints"]
+    bad = subprocess.run([sys.executable, "-m", "dosecalc", "batch", str(tmp_path / "nope"),
+                          "--protocol", PROTOCOL, "--out", str(out)], capture_output=True, text=True)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
