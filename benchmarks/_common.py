@@ -103,7 +103,8 @@ def real_export(key: str) -> Path:
 
     dist, version, inner = REAL_EXPORTS[key]
     out = WORK / "real" / key
-    done = out / ".complete"
+    # the marker sits beside the folder, not in it: the loader would note it as a stray file
+    done = WORK / "real" / f"{key}.complete"
     if done.exists():
         return out
     archive = fetch_sdist(dist, version)

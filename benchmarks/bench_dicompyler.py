@@ -9,7 +9,8 @@ dicompyler-core the driver parses each file once and hands the datasets to ``get
 caches compiled by a first run; compile time is what ``bench_real_exports`` reports).
 
 Cases: the synthetic liver case (1 mm grid, 41 structures; quick mode: 3 mm) and, in full
-mode, the Brainlab SRS export (1 mm grid, 40 ROIs; see ``bench_real_exports.py``).
+mode, the Brainlab SRS export (1 mm grid, 40 ROIs) and the Eclipse breast plan (see
+``bench_real_exports.py``).
 Agreement: mean dose of every structure over 100 cc (small structures differ by design:
 dicompyler-core counts whole voxels whose centre is inside the contour, dosecalc uses
 fractional volumes and sub-voxel sampling).
@@ -142,11 +143,13 @@ def run(quick: bool) -> dict:
                            synthetic_case(spacing, extra_structures=22))}
     skipped = {}
     if not quick:
-        try:
-            cases["brainlab_srs"] = ("Brainlab SRS export (dicomhandler 0.0.1), 1 mm grid",
-                                     real_export("brainlab_srs"))
-        except DownloadError as exc:
-            skipped["brainlab_srs"] = str(exc)
+        for key, label in (("brainlab_srs", "Brainlab SRS export (dicomhandler 0.0.1), 1 mm grid"),
+                           ("eclipse_breast", "Eclipse breast plan (dicompyler-core 0.5.6 test "
+                                              "data), 2.5 x 2.5 x 3 mm grid")):
+            try:
+                cases[key] = (label, real_export(key))
+            except DownloadError as exc:
+                skipped[key] = str(exc)
     out = {"timings_s": {}, "ratios": {}, "cases": {}, "skipped": skipped,
            "size": {"spacing_mm": spacing}}
     for key, (label, path) in cases.items():

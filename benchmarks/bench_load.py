@@ -132,21 +132,14 @@ def _best(fn, repeat: int) -> float:
     return best
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="a tenth of the sizes")
-    ap.add_argument("--repeat", type=int, default=3, help="timing repeats (best is kept)")
-    args = ap.parse_args(argv)
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-    from dosecalc.io.atomic import write_text
+def run(quick: bool, repeat: int = 3) -> dict:
+    """Benchmark entry point of benchmarks/run.py: timings and ratios (larger = better)."""
     from dosecalc.io.load import load
     from dosecalc.io.rtdose import read_rtdose
     from dosecalc.io.rtstruct import read_rtstruct
 
-    planes, points = (10, 167) if args.quick else (100, 167)
-    dose_shape = (24, 250, 250) if args.quick else (240, 250, 250)
+    planes, points = (10, 167) if quick else (100, 167)
+    dose_shape = (24, 250, 250) if quick else (240, 250, 250)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         rs, rd = tmp / "rs.dcm", tmp / "rd.dcm"
@@ -159,37 +152,43 @@ def main(argv=None) -> int:
                 for c in roi.ContourSequence:
                     np.asarray(c.ContourData, dtype=np.float64)
 
-        t_base = _best(pydicom_baseline, args.repeat)
-        t_rs = _best(lambda: read_rtstruct(rs), args.repeat)
-        t_rd = _best(lambda: read_rtdose(rd), args.repeat)
-        t_load = _best(lambda: load(tmp), args.repeat)
+        t_base = _best(pydicom_baseline, repeat)
+        t_rs = _best(lambda: read_rtstruct(rs), repeat)
+        t_rd = _best(lambda: read_rtdose(rd), repeat)
+        t_load = _best(lambda: load(tmp), repeat)
         sizes = {"rtstruct_mb": rs.stat().st_size / 1e6, "rtdose_mb": rd.stat().st_size / 1e6}
-
-    result = {
-        "quick": args.quick,
-        "coordinates": n_coords,
-        "dose_voxels": n_vox,
-        **sizes,
-        "pydicom_contourdata_s": t_base,
-        "read_rtstruct_s": t_rs,
-        "read_rtdose_s": t_rd,
-        "load_s": t_load,
-        "speedup_rtstruct_vs_pydicom": t_base / t_rs,
-        "python": platform.python_version(),
-        "pydicom": pydicom.__version__,
-        "numpy": np.__version__,
-        "machine": platform.machine(),
+    return {
+        "size": {"coordinates": n_coords, "dose_voxels": n_vox, **sizes},
+        "timings_s": {"pydicom_contourdata": t_base, "read_rtstruct": t_rs, "read_rtdose": t_rd,
+                      "load_folder": t_load},
+        "ratios": {"pydicom_contourdata_over_read_rtstruct": t_base / t_rs,
+                   "pydicom_contourdata_over_load": t_base / t_load},
+        "versions": {"python": platform.python_version(), "pydicom": pydicom.__version__,
+                     "numpy": np.__version__, "machine": platform.machine()},
     }
-    print(f"RTSTRUCT {sizes['rtstruct_mb']:.1f} MB, {n_coords / 1e6:.2f} M coordinates; "
-          f"RTDOSE {sizes['rtdose_mb']:.1f} MB, {n_vox / 1e6:.1f} M voxels")
-    print(f"pydicom ContourData conversion : {t_base:7.3f} s")
-    print(f"dosecalc read_rtstruct         : {t_rs:7.3f} s  ({t_base / t_rs:.1f}x faster)")
-    print(f"dosecalc read_rtdose           : {t_rd:7.3f} s")
-    print(f"dosecalc.load (folder)         : {t_load:7.3f} s")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="a tenth of the sizes")
+    ap.add_argument("--repeat", type=int, default=3, help="timing repeats (best is kept)")
+    args = ap.parse_args(argv)
+    from dosecalc.io.atomic import write_text
+
+    result = run(args.quick, args.repeat)
+    t, size = result["timings_s"], result["size"]
+    print(f"RTSTRUCT {size['rtstruct_mb']:.1f} MB, {size['coordinates'] / 1e6:.2f} M coordinates; "
+          f"RTDOSE {size['rtdose_mb']:.1f} MB, {size['dose_voxels'] / 1e6:.1f} M voxels")
+    print(f"pydicom ContourData conversion : {t['pydicom_contourdata']:7.3f} s")
+    print(f"dosecalc read_rtstruct         : {t['read_rtstruct']:7.3f} s  "
+          f"({result['ratios']['pydicom_contourdata_over_read_rtstruct']:.1f}x faster)")
+    print(f"dosecalc read_rtdose           : {t['read_rtdose']:7.3f} s")
+    print(f"dosecalc.load (folder)         : {t['load_folder']:7.3f} s")
     out = Path(__file__).resolve().parent / "results"
     out.mkdir(exist_ok=True)
-    write_text(out / "load.json", json.dumps(result, indent=2) + "\n")
-    print(f"wrote {out / 'load.json'}")
+    name = "load-quick.json" if args.quick else "load.json"
+    write_text(out / name, json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out / name}")
     return 0
 
 

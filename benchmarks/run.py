@@ -10,6 +10,9 @@ baseline run in the same process (numpy, pydicom's default parsing, a brute-forc
 reference...), so it is comparable across machines; absolute seconds are kept for the
 record only.  Ratios are oriented so that larger is better ("ours is N x faster").
 
+A benchmark that needs a download or a second environment sets ``IN_QUICK = False`` and
+runs only in full mode (or when named with ``--only``).
+
 Results go to ``benchmarks/results/<name>.json`` (atomically) with machine information
 and the numba thread count.  Before overwriting, the previous file (in a clean clone:
 the committed one) is read and every ratio is printed as new/old.  The run fails (exit
@@ -105,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.mkdir(exist_ok=True)
     found = discover()
     names = args.only or list(found)
+    if args.quick and not args.only:
+        # benchmarks that need downloads or a second environment declare IN_QUICK = False
+        names = [n for n in names if getattr(load_module(n, found[n]), "IN_QUICK", True)]
     unknown = [n for n in names if n not in found]
     if unknown:
         print(f"unknown benchmark(s) {unknown}; available: {sorted(found)}", file=sys.stderr)

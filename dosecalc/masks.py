@@ -34,6 +34,12 @@ its smallest extent when it is under 30 cc, and at least 30 cells otherwise, wit
 within half a cell of the structure's surface, so the small-structure rule keeps the
 cells near 0.2 mm: on the Nelms 2015 set this is what brings Dmin within 3 % on the
 2 and 3 mm dose grids (see ``benchmarks/nelms_accuracy.py``).
+
+Measured (Nelms 2015, 100 cases x 9 metrics, prism, auto): 856/900 within 3 %; 360/360
+for the 0.2 mm contour sets, 178/180 (1 mm), 164/180 (2 mm), 154/180 (3 mm).  The
+failures are D99/D95/volume/Dmin of shapes whose surface is steep along z (RtCylinder,
+sphere poles) on 2-3 mm contour planes: the right prism itself differs from the smooth
+shape there.  Shape-based interpolation between planes is not implemented yet.
 """
 
 from __future__ import annotations

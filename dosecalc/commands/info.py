@@ -45,7 +45,6 @@ def demo(case: Case, out, stream) -> None:
     """Short summary of the demo case."""
     s = case_summary(case)
     d = s["dose"]
-    stream.write("== info ==\n")
     if d:
         stream.write(f"dose grid {d['shape_xyz']} voxels, spacing {_fmt3(d['spacing_mm'])} mm, "
                      f"{d['min_gy']:.2f}-{d['max_gy']:.2f} Gy, {d['dose_type']}/{d['summation_type']}\n")

@@ -1,0 +1,391 @@
+"""Real planning-system exports: our DVHs against the planning system's, and timings.
+
+The exports ship inside public source distributions and are downloaded with pip into
+``benchmarks/_work`` (git-ignored; never committed):
+
+* ``eclipse_breast`` - dicompyler-core 0.5.6 ``tests/testdata/example_data``: a Varian
+  Eclipse breast plan (2.5 x 2.5 x 3 mm dose grid, 10 ROIs) whose RTDOSE carries the
+  planning system's own cumulative DVHs (DVHSequence).  Per ROI we compare volume, mean,
+  min, max, D95%, D50%, D5% with ours (``case.dvh(roi)`` at default settings).
+* ``brainlab_srs`` - dicomhandler 0.0.1 ``Examples``: a Brainlab Elements SRS plan
+  (40 ROIs, 1 x 1 x 1 mm dose grid of 15 M voxels).  We time ``dosecalc.load`` and
+  ``case.dvhs()`` cold (fresh numba cache, in a subprocess) and warm, count structures /
+  contour points / voxels, check every volume against an independent plain-numpy
+  computation of the same contour rule, and report the contour plane spacing.
+
+Reading the stored DVH (DICOM PS3.3 C.8.8.4, RT DVH module): ``DVHData`` holds pairs
+(bin width, volume) in ``DVHDoseScaling`` x DoseUnits and DVHVolumeUnits.  For a
+CUMULATIVE DVH, volume ``V_i`` is the volume receiving at least the lower edge of bin i
+(the first value is the whole volume); the curve between edges is taken as linear.
+D<x>% is interpolated on that curve; mean = (1/V) * integral of V(d) dd (trapezoids);
+min / max are the edges where the curve leaves the full volume / reaches 0, so they are
+known to one bin width only.  The file's DVHMinimumDose / DVHMaximumDose / DVHMeanDose are
+reported too, in the unit they turn out to use (checked against the curve, see
+``_attribute_unit``).
+
+Ratios (larger = better): ``pydicom_parse_over_load_*`` = a plain pydicom read of the
+same files (dcmread, every ContourData to a float array, dose pixel array x scaling)
+divided by ``dosecalc.load``; ``numpy_reference_over_load_and_dvhs_*`` =
+:func:`_common.numpy_reference_s` on the dose grid's size divided by load + all DVHs.
+
+Quick mode (CI): both exports, Brainlab warm timing once and no cold-compile run; skips
+(``{"skipped": reason, ...}``) when the sdists cannot be downloaded.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+
+from _common import DownloadError, best_of, numpy_reference_s, real_export, rt_files
+
+PERCENTS = (95.0, 50.0, 5.0)
+
+
+# --- the planning system's stored DVHs ---------------------------------------------------
+
+def stored_dvhs(rtdose_path: Path) -> dict[int, dict]:
+    """The DVHSequence of an RTDOSE file, per referenced ROI number, as cumulative curves.
+
+    Returns
+    -------
+    dict ROI number -> {"dose_gy": edges (n+1,), "volume": V(edge) (n+1,), "units": ...,
+    "attributes": {min, max, mean as stored}}
+    """
+    import pydicom
+
+    ds = pydicom.dcmread(rtdose_path, stop_before_pixels=True)
+    out = {}
+    for item in ds.get("DVHSequence", []):
+        refs = item.get("DVHReferencedROISequence", [])
+        if len(refs) != 1:
+            continue
+        roi = int(refs[0].ReferencedROINumber)
+        units = str(item.get("DoseUnits", "GY")).upper()
+        scale = float(item.get("DVHDoseScaling", 1.0))
+        data = np.asarray(item.DVHData, dtype=np.float64).reshape(-1, 2)
+        width = data[:, 0] * scale * (0.01 if units == "CGY" else 1.0)
+        vol = data[:, 1]
+        kind = str(item.DVHType).upper()
+        if kind == "DIFFERENTIAL":
+            # per-bin volumes -> volume receiving at least each lower edge
+            vol = np.cumsum(vol[::-1])[::-1]
+        elif kind != "CUMULATIVE":
+            continue
+        edges = np.concatenate([[0.0], np.cumsum(width)])
+        volume = np.concatenate([vol, [0.0]])
+        attrs = {k: float(item.get(k)) for k in ("DVHMinimumDose", "DVHMaximumDose", "DVHMeanDose")
+                 if item.get(k) is not None}
+        out[roi] = {"dose_gy": edges, "volume": volume, "dose_units": units,
+                    "volume_units": str(item.get("DVHVolumeUnits", "")).upper(), "type": kind,
+                    "bin_gy": float(np.median(width)), "n_bins": len(width), "attributes": attrs}
+    return out
+
+
+def curve_metrics(curve: dict) -> dict:
+    """Volume, mean, min, max and D<x>% of a stored cumulative curve (Gy, volume units)."""
+    d, v = curve["dose_gy"], curve["volume"]
+    total = float(v[0])
+    out = {"volume": total}
+    if total <= 0:
+        return out
+    out["mean_gy"] = float(np.sum(np.diff(d) * 0.5 * (v[:-1] + v[1:])) / total)
+    below = np.nonzero(v < total * (1 - 1e-9))[0]
+    # the curve leaves the full volume between the previous edge and this one
+    out["min_gy"] = float(d[below[0] - 1]) if below.size and below[0] > 0 else 0.0
+    pos = np.nonzero(v > 0)[0]
+    out["max_gy"] = float(d[pos[-1] + 1]) if pos.size and pos[-1] + 1 < d.size else float(d[-1])
+    # V decreases with dose: interpolate dose as a function of -V (increasing)
+    for p in PERCENTS:
+        out[f"D{p:g}%_gy"] = float(np.interp(-p / 100.0 * total, -v, d))
+    return out
+
+
+def _attribute_unit(attrs: dict, m: dict, prescription_gy: float | None) -> str:
+    """Which unit the file's DVHMaximumDose / DVHMeanDose use: 'Gy' (as the standard says)
+    or '% of prescription' (seen in Eclipse exports), judged against the curve."""
+    if "DVHMaximumDose" not in attrs or "max_gy" not in m:
+        return "absent"
+    tol = 0.02 * max(m["max_gy"], 1e-6) + 0.02
+    if abs(attrs["DVHMaximumDose"] - m["max_gy"]) <= tol:
+        return "Gy"
+    if prescription_gy and abs(attrs["DVHMaximumDose"] * prescription_gy / 100 - m["max_gy"]) <= tol:
+        return "% of prescription"
+    return "unknown"
+
+
+def _ours(dvh) -> dict:
+    out = {"volume": dvh.volume_cc, "outside_cc": dvh.outside_cc, "mean_gy": dvh.mean_gy,
+           "min_gy": dvh.min_gy, "max_gy": dvh.max_gy}
+    for p in PERCENTS:
+        out[f"D{p:g}%_gy"] = dvh.metric(f"D{p:g}%[Gy]")
+    return out
+
+
+def _differences(ours: dict, theirs: dict) -> dict:
+    """ours - planning system, per metric (Gy or cc), plus volume and mean in percent."""
+    diff = {k: ours[k] - ref for k, ref in theirs.items() if k in ours and math.isfinite(ref)}
+    if theirs.get("volume") and math.isfinite(theirs["volume"]):
+        diff["volume_percent"] = 100.0 * (ours["volume"] - theirs["volume"]) / theirs["volume"]
+    if theirs.get("mean_gy"):
+        diff["mean_percent"] = 100.0 * (ours["mean_gy"] - theirs["mean_gy"]) / theirs["mean_gy"]
+    return diff
+
+
+def compare_breast(folder: Path) -> dict:
+    import dosecalc
+
+    files = rt_files(folder)
+    t_load, case = best_of(lambda: dosecalc.load(folder), 1)
+    stored = stored_dvhs(files["RTDOSE"][0])
+    rx = case.prescription_gy
+    rows = {}
+    attr_units = set()
+    t0 = time.perf_counter()
+    for roi, curve in sorted(stored.items()):
+        s = case.structures[roi]
+        theirs = curve_metrics(curve)
+        if curve["volume_units"] == "PERCENT":
+            theirs["volume"] = float("nan")  # a relative curve carries no absolute volume
+        ours = _ours(case.dvh(roi))
+        # Eclipse appears not to extend the end planes (see docs/VALIDATION.md): our
+        # end_cap="none" variant isolates that one convention from everything else
+        no_cap = _ours(case.dvh(roi, end_cap="none"))
+        unit = _attribute_unit(curve["attributes"], theirs, rx)
+        attr_units.add(unit)
+        factor = {"Gy": 1.0, "% of prescription": (rx or 0) / 100.0}.get(unit)
+        attrs = {k: (v * factor if factor else None) for k, v in curve["attributes"].items()}
+        diff, diff_no_cap = _differences(ours, theirs), _differences(no_cap, theirs)
+        rows[s.name] = {
+            "roi_number": roi, "planes": len(s.planes),
+            "tps": theirs, "tps_attributes_gy": attrs, "ours": ours, "difference": diff,
+            "ours_end_cap_none": no_cap, "difference_end_cap_none": diff_no_cap,
+            "tps_bin_gy": curve["bin_gy"],
+            "mask_supersample": case.mask(roi).settings.get("supersample"),
+        }
+    t_dvhs = time.perf_counter() - t0
+    return {
+        "source": "dicompyler-core 0.5.6 sdist, tests/testdata/example_data (Varian Eclipse)",
+        "dose_grid": {"shape_zyx": list(case.dose.shape), "spacing_mm": list(case.dose.spacing_mm),
+                      "max_gy": case.dose.max_gy},
+        "prescription_gy": rx, "fractions": case.fractions,
+        "rois_in_structure_set": len(case.structures), "rois_with_stored_dvh": len(stored),
+        "stored_dvh_attribute_units": sorted(attr_units),
+        "loader_notes": list(case.notes),
+        "load_s": t_load, "dvhs_s": t_dvhs,
+        "rois": rows,
+    }
+
+
+# --- Brainlab SRS: scale, timings, volumes -------------------------------------------------
+
+def _ring_area_mm2(p: np.ndarray) -> float:
+    x, y = p[:, 0], p[:, 1]
+    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+
+
+def _inside(pt: np.ndarray, poly: np.ndarray) -> bool:
+    """Even-odd ray casting of one point against one ring (plain numpy)."""
+    x, y = pt
+    xi, yi = poly[:, 0], poly[:, 1]
+    xj, yj = np.roll(xi, 1), np.roll(yi, 1)
+    cross = (yi > y) != (yj > y)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        xc = xi + (y - yi) * (xj - xi) / (yj - yi)
+    return bool(np.count_nonzero(cross & (x < xc)) % 2)
+
+
+def plane_area_mm2(polygons) -> float:
+    """Even-odd area of the rings of one plane, assuming rings do not cross: a ring nested
+    in an odd number of others is a hole."""
+    total = 0.0
+    for i, p in enumerate(polygons):
+        if len(p) < 3:
+            continue
+        depth = sum(_inside(p[0], q) for j, q in enumerate(polygons) if j != i and len(q) >= 3)
+        total += _ring_area_mm2(p) * (-1 if depth % 2 else 1)
+    return total
+
+
+def prism_volume_cc(z_mm: np.ndarray, areas_mm2: np.ndarray, gap_factor: float = 1.5) -> float:
+    """Independent statement of the prism / half-end-cap rule: each plane is a slab halfway
+    to its neighbours; first, last and gap-side planes reach half the median spacing."""
+    n = len(z_mm)
+    if n == 0:
+        return 0.0
+    if n == 1:
+        return 0.0  # single-plane slabs depend on the dose grid; not used for checks
+    dz = np.diff(z_mm)
+    med = float(np.median(dz))
+    lo = np.empty(n)
+    hi = np.empty(n)
+    lo[0] = hi[-1] = 0.5 * med
+    for i in range(n - 1):
+        half = 0.5 * dz[i] if dz[i] <= gap_factor * med else 0.5 * med
+        hi[i] = lo[i + 1] = half
+    return float(np.sum(areas_mm2 * (lo + hi)) / 1000.0)
+
+
+def pydicom_baseline_s(files: dict[str, list[Path]], repeats: int = 2) -> float:
+    """Plain pydicom: read RTSTRUCT and RTDOSE, every ContourData to a float array, dose x
+    scaling (the work any DICOM DVH tool has to do first)."""
+    import pydicom
+
+    def work():
+        n = 0
+        for f in files.get("RTSTRUCT", []):
+            ds = pydicom.dcmread(f)
+            for r in ds.ROIContourSequence:
+                for c in r.get("ContourSequence", []):
+                    n += np.asarray(c.ContourData, dtype=np.float64).size
+        for f in files.get("RTDOSE", []):
+            ds = pydicom.dcmread(f)
+            n += (ds.pixel_array * float(ds.DoseGridScaling)).size
+        return n
+
+    return best_of(work, repeats)[0]
+
+
+COLD_SCRIPT = textwrap.dedent(
+    """
+    import json, sys, time
+    t0 = time.perf_counter()
+    import dosecalc
+    c = dosecalc.load(sys.argv[1])
+    t1 = time.perf_counter()
+    d = c.dvhs()
+    t2 = time.perf_counter()
+    print(json.dumps({"load_s": t1 - t0, "dvhs_s": t2 - t1, "n": len(d)}))
+    """
+)
+
+
+def cold_run(folder: Path) -> dict:
+    """load + dvhs in a fresh interpreter with an empty numba cache (compile included)."""
+    with tempfile.TemporaryDirectory(prefix="dosecalc-numba-") as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        t0 = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-c", COLD_SCRIPT, str(folder)], env=env,
+                              capture_output=True, text=True, timeout=900)
+        wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip().splitlines()[-1:]}
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out["process_wall_s"] = wall
+    return out
+
+
+def brainlab(folder: Path, quick: bool) -> dict:
+    import dosecalc
+
+    files = rt_files(folder)
+    res: dict = {"source": "dicomhandler 0.0.1 sdist, Examples (Brainlab Elements)"}
+    if not quick:
+        res["cold"] = cold_run(folder)
+        dosecalc.load(folder).dvhs()  # compile / warm the numba cache of this process
+    # quick mode: one run only, warm as far as the on-disk numba cache is
+
+    def load_and_dvhs():
+        c = dosecalc.load(folder)  # new case each time: masks are cached per case
+        return c, c.dvhs()
+
+    t_all, (case, dvhs) = best_of(load_and_dvhs, 1 if quick else 3)
+    t_load, _ = best_of(lambda: dosecalc.load(folder), 1 if quick else 3)
+    n_vox = int(case.dose.values_gy.size)
+    with_volume = [s for s in case.structures if s.has_volume]
+    names = [s.name for s in with_volume]
+    points = sum(len(p) for s in case.structures for pl in s.planes for p in pl.polygons)
+
+    vols = {}
+    worst = 0.0
+    for s in with_volume:
+        areas = np.array([plane_area_mm2(pl.polygons) for pl in s.planes])
+        truth = prism_volume_cc(s.z_planes_mm, areas)
+        mask = case.mask(s.number)
+        cell_cc = float(np.prod(mask.spacing_mm)) / 1000.0
+        mask_cc = float(mask.fraction.sum()) * cell_cc + mask.outside_cc
+        rel = 100.0 * (mask.volume_cc - truth) / truth if truth > 0 else float("nan")
+        worst = max(worst, abs(rel)) if math.isfinite(rel) else worst
+        dz = np.round(np.diff(s.z_planes_mm), 3)
+        vols[f"{s.number}:{s.name}"] = {
+            "volume_cc": mask.volume_cc, "numpy_prism_cc": truth, "diff_percent": rel,
+            "mask_sum_cc": mask_cc, "outside_cc": mask.outside_cc, "planes": len(s.planes),
+            "plane_spacings_mm": sorted({float(x) for x in dz}),
+            "supersample": mask.settings.get("supersample"),
+        }
+    # spacing of all contour z values of the file (POINT ROIs included), as a tool that
+    # pools every ROI's planes would see it
+    import pydicom
+
+    ds = pydicom.dcmread(files["RTSTRUCT"][0])
+    pooled = sorted({round(float(c.ContourData[2]), 3) for r in ds.ROIContourSequence
+                     for c in r.get("ContourSequence", [])})
+    pooled_steps = sorted({round(float(x), 3) for x in np.diff(pooled)})
+    point_z = [round(float(z), 3) for s in case.structures for z in s.points_mm[:, 2]]
+
+    ref = numpy_reference_s(n_vox)
+    base = pydicom_baseline_s(files, 1 if quick else 2)
+    res.update({
+        "dose_grid": {"shape_zyx": list(case.dose.shape), "spacing_mm": list(case.dose.spacing_mm),
+                      "voxels": n_vox},
+        "rois": len(case.structures), "rois_with_volume": len(with_volume),
+        "dvhs_returned": len(dvhs),
+        "duplicate_roi_names": sorted({n for n in names if names.count(n) > 1}),
+        "contour_points": points,
+        "contour_planes": sum(len(s.planes) for s in with_volume),
+        "loader_notes": list(case.notes),
+        "warm": {"load_s": t_load, "load_and_dvhs_s": t_all, "dvhs_s": t_all - t_load},
+        "pydicom_baseline_s": base, "numpy_reference_s": ref,
+        "volumes": vols, "max_abs_volume_diff_percent": worst,
+        "pooled_contour_z_steps_mm": pooled_steps, "point_roi_z_mm": point_z,
+    })
+    return res
+
+
+def run(quick: bool) -> dict:
+    try:
+        breast_dir = real_export("eclipse_breast")
+        brain_dir = real_export("brainlab_srs")
+    except DownloadError as exc:
+        return {"skipped": str(exc), "timings_s": {}, "ratios": {}}
+    breast = compare_breast(breast_dir)
+    brain = brainlab(brain_dir, quick)
+    breast_files = rt_files(breast_dir)
+    breast_base = pydicom_baseline_s(breast_files)
+    timings = {
+        "breast_load": breast["load_s"], "breast_dvhs": breast["dvhs_s"],
+        "breast_pydicom_baseline": breast_base,
+        "brainlab_load_warm": brain["warm"]["load_s"],
+        "brainlab_load_and_dvhs_warm": brain["warm"]["load_and_dvhs_s"],
+        "brainlab_pydicom_baseline": brain["pydicom_baseline_s"],
+        "brainlab_numpy_reference": brain["numpy_reference_s"],
+    }
+    cold = brain.get("cold", {})
+    if "load_s" in cold:
+        timings["brainlab_load_cold"] = cold["load_s"]
+        timings["brainlab_dvhs_cold"] = cold["dvhs_s"]
+        timings["brainlab_cold_process_wall"] = cold["process_wall_s"]
+    return {
+        "timings_s": timings,
+        "ratios": {
+            "pydicom_parse_over_load_brainlab": brain["pydicom_baseline_s"] / brain["warm"]["load_s"],
+            "numpy_reference_over_load_and_dvhs_brainlab":
+                brain["numpy_reference_s"] / brain["warm"]["load_and_dvhs_s"],
+            "pydicom_parse_over_load_breast": breast_base / breast["load_s"],
+        },
+        "eclipse_breast": breast,
+        "brainlab_srs": brain,
+    }
+
+
+if __name__ == "__main__":  # python benchmarks/bench_real_exports.py [--full]
+    print(json.dumps(run(quick="--full" not in sys.argv), indent=1, default=str))
