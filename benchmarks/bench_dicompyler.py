@@ -11,6 +11,9 @@ caches compiled by a first run; compile time is what ``bench_real_exports`` repo
 Cases: the synthetic liver case (1 mm grid, 41 structures; quick mode: 3 mm) and, in full
 mode, the Brainlab SRS export (1 mm grid, 40 ROIs) and the Eclipse breast plan (see
 ``bench_real_exports.py``).
+Full mode also runs both tools on the Nelms 2015 analytical set when ``../shared`` holds
+it (pass counts within 3 % per metric).
+
 Agreement: mean dose of every structure over 100 cc (small structures differ by design:
 dicompyler-core counts whole voxels whose centre is inside the contour, dosecalc uses
 fractional volumes and sub-voxel sampling).
@@ -59,6 +62,92 @@ DRIVER = textwrap.dedent(
                       "per_roi_s": per_roi}))
     """
 )
+
+
+# Nelms 2015 pairs: argv[1] is a JSON list of [case, rtss, rtdose]; one closed-planar ROI each.
+NELMS_DRIVER = textwrap.dedent(
+    """
+    import json, sys, time
+    import pydicom
+    from dicompylercore import dicomparser, dvhcalc
+    pairs = json.load(open(sys.argv[1]))
+    doses, out = {}, {}
+    t0 = time.perf_counter()
+    for case, rtss_path, rtdose_path in pairs:
+        try:
+            rtss = pydicom.dcmread(rtss_path, force=True)
+            if rtdose_path not in doses:
+                doses[rtdose_path] = pydicom.dcmread(rtdose_path, force=True)
+            rois = [n for n, s in dicomparser.DicomParser(rtss).GetStructures().items()
+                    if s.get("type") != "POINT" and not s.get("empty")]
+            dvh = dvhcalc.get_dvh(rtss, doses[rtdose_path], rois[0])
+            row = {"Total Volume (cc)": dvh.volume, "Dmin": dvh.min, "Dmax": dvh.max,
+                   "Dmean": dvh.mean}
+            for m in ("D99", "D95", "D5", "D1", "D0.03cc"):
+                row[m] = dvh.statistic(m).value
+            out[case] = {k: float(v) for k, v in row.items()}
+        except Exception as exc:
+            out[case] = {"error": type(exc).__name__ + ": " + str(exc)[:200]}
+    print(json.dumps({"seconds": time.perf_counter() - t0, "cases": out}))
+    """
+)
+
+
+def nelms_comparison(py: Path, timeout_s: float) -> dict | None:
+    """dicompyler-core on the Nelms 2015 analytical set (when ../shared holds it): pass
+    counts per metric under the paper's 3 % rule, beside ours from ``nelms_accuracy``."""
+    import csv
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import nelms_accuracy as na
+
+    nelms = na.DEFAULT_NELMS
+    if not (nelms / "analytical_points.csv").exists():
+        return None
+    cases = na.read_cases(nelms)
+    pairs = []
+    for c in cases:
+        key = f"{c['Structure name']}|{c['Dose Voxel (mm)']}|{c['Gradient direction']}"
+        pairs.append([key, str(nelms / "structures" / f"{c['Structure name']}.dcm"),
+                      str(nelms / "dose_grids" / na.grid_file(c["Dose Voxel (mm)"], c["Gradient direction"]))])
+    job = WORK / "dcc_nelms_pairs.json"
+    job.write_text(json.dumps(pairs))
+    script = WORK / "dcc_nelms_driver.py"
+    script.write_text(NELMS_DRIVER)
+    proc = subprocess.run([str(py), str(script), str(job)], capture_output=True, text=True,
+                          timeout=timeout_s)
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip().splitlines()[-1:]}
+    theirs = json.loads(proc.stdout.strip().splitlines()[-1])
+    t0 = time.perf_counter()
+    ours_rows = na.run(nelms)
+    t_ours = time.perf_counter() - t0
+    by_metric: dict = {}
+    errors = {}
+    for c in cases:
+        key = f"{c['Structure name']}|{c['Dose Voxel (mm)']}|{c['Gradient direction']}"
+        row = theirs["cases"].get(key, {})
+        if "error" in row:
+            errors[key] = row["error"]
+        for m in na.METRICS:
+            ref = float(c[m])
+            val = row.get(m)
+            ok = False
+            if val is not None:
+                val = val if m == "Total Volume (cc)" else 100.0 * val  # Gy -> cGy
+                ok = abs(100.0 * (val - ref) / ref) <= na.TOLERANCE_PCT
+            p, n = by_metric.get(m, (0, 0))
+            by_metric[m] = (p + int(ok), n + 1)
+    ours_by_metric: dict = {}
+    for r in ours_rows:
+        p, n = ours_by_metric.get(r["metric"], (0, 0))
+        ours_by_metric[r["metric"]] = (p + int(r["pass"]), n + 1)
+    return {
+        "cases": len(cases), "dicompyler_s": theirs["seconds"], "dosecalc_s": t_ours,
+        "dicompyler_errors": errors,
+        "pass_within_3_percent": {m: {"dicompyler": list(by_metric[m]), "dosecalc": list(ours_by_metric.get(m, (0, 0)))}
+                                  for m in na.METRICS},
+    }
 
 
 def ensure_venv() -> Path:
@@ -161,4 +250,8 @@ def run(quick: bool) -> dict:
         out["timings_s"][f"dosecalc_load_and_dvhs_{key}"] = res["dosecalc_s"]
         out["timings_s"][f"dicompyler_core_dvhs_{key}"] = res["dicompyler_s"]
         out["ratios"][f"dicompyler_over_dosecalc_{key}"] = res["ratio"]
+    if not quick:
+        nelms = nelms_comparison(py, timeout_s=1800)
+        if nelms is not None:
+            out["nelms2015"] = nelms
     return out

@@ -20,8 +20,9 @@ CUMULATIVE DVH, volume ``V_i`` is the volume receiving at least the lower edge o
 D<x>% is interpolated on that curve; mean = (1/V) * integral of V(d) dd (trapezoids);
 min / max are the edges where the curve leaves the full volume / reaches 0, so they are
 known to one bin width only.  The file's DVHMinimumDose / DVHMaximumDose / DVHMeanDose are
-reported too, in the unit they turn out to use (checked against the curve, see
-``_attribute_unit``).
+exact, so they are used for min / max / mean once their unit is established against the
+curve (``_attribute_unit``: this Eclipse export stores them in % of the prescription
+although DoseUnits says GY); the curve-derived values are kept in ``tps_from_curve``.
 
 Ratios (larger = better): ``pydicom_parse_over_load_*`` = a plain pydicom read of the
 same files (dcmread, every ContourData to a float array, dose pixel array x scaling)
@@ -164,10 +165,19 @@ def compare_breast(folder: Path) -> dict:
         attr_units.add(unit)
         factor = {"Gy": 1.0, "% of prescription": (rx or 0) / 100.0}.get(unit)
         attrs = {k: (v * factor if factor else None) for k, v in curve["attributes"].items()}
+        from_curve = dict(theirs)
+        # The stored Min/Max/Mean are the system's exact values; the curve knows min and
+        # max to one bin only (and its tail carries 1e-13 cc rounding crumbs), so the
+        # attributes are preferred once their unit is established.
+        for key, attr in (("min_gy", "DVHMinimumDose"), ("max_gy", "DVHMaximumDose"),
+                          ("mean_gy", "DVHMeanDose")):
+            if attrs.get(attr) is not None:
+                theirs[key] = attrs[attr]
         diff, diff_no_cap = _differences(ours, theirs), _differences(no_cap, theirs)
         rows[s.name] = {
             "roi_number": roi, "planes": len(s.planes),
-            "tps": theirs, "tps_attributes_gy": attrs, "ours": ours, "difference": diff,
+            "tps": theirs, "tps_from_curve": from_curve, "tps_attributes_gy": attrs,
+            "ours": ours, "difference": diff,
             "ours_end_cap_none": no_cap, "difference_end_cap_none": diff_no_cap,
             "tps_bin_gy": curve["bin_gy"],
             "mask_supersample": case.mask(roi).settings.get("supersample"),
@@ -207,11 +217,15 @@ def _inside(pt: np.ndarray, poly: np.ndarray) -> bool:
 def plane_area_mm2(polygons) -> float:
     """Even-odd area of the rings of one plane, assuming rings do not cross: a ring nested
     in an odd number of others is a hole."""
+    rings = [p for p in polygons if len(p) >= 3]
+    if len(rings) == 1:
+        return _ring_area_mm2(rings[0])
+    boxes = [(p.min(axis=0), p.max(axis=0)) for p in rings]
     total = 0.0
-    for i, p in enumerate(polygons):
-        if len(p) < 3:
-            continue
-        depth = sum(_inside(p[0], q) for j, q in enumerate(polygons) if j != i and len(q) >= 3)
+    for i, p in enumerate(rings):
+        pt = p[0]
+        depth = sum(_inside(pt, q) for j, q in enumerate(rings)
+                    if j != i and np.all(pt >= boxes[j][0]) and np.all(pt <= boxes[j][1]))
         total += _ring_area_mm2(p) * (-1 if depth % 2 else 1)
     return total
 

@@ -236,26 +236,19 @@ class _Prepared:
     """Contours of one structure in flat arrays, with topology and slabs (mm)."""
 
     def __init__(self, structure: Structure, grid: DoseGrid, end_cap: str):
-        from .kernels.raster import plane_topology, scanline_area
+        from .contour_topology import plane_topology
 
         self.name = structure.name
         x, y, ps, pls, z = _flatten(structure)
         self.x, self.y, self.poly_start, self.plane_start, self.z = x, y, ps, pls, z
         self.lo, self.hi = slab_bounds(z, end_cap, single_thickness_mm=grid.spacing_mm[2])
-        n_poly = len(ps) - 1
-        self.sign = np.zeros(n_poly)
-        self.fallback = np.zeros(len(z), dtype=np.int64)
-        area = np.zeros(len(z))
         # Topology on coordinates relative to the structure's own centre keeps the
         # shoelace sums well conditioned.
         self.cx = float(np.mean(x)) if len(x) else 0.0
         self.cy = float(np.mean(y)) if len(y) else 0.0
-        plane_topology(x - self.cx, y - self.cy, ps, pls, self.sign, self.fallback, area)
+        self.sign, self.fallback, area = plane_topology(x - self.cx, y - self.cy, ps, pls)
         for p in np.nonzero(self.fallback)[0]:
-            # even-odd area of crossing contours, on a 0.01 mm scanline pitch
-            h = 0.01
-            area[p] = scanline_area((x - self.cx) / h, (y - self.cy) / h, ps, pls[p], pls[p + 1],
-                                    self.sign, FALLBACK_SUBROWS) * h * h
+            area[p] = _scanline_area_mm2(x, y, ps, int(pls[p]), int(pls[p + 1]), self.sign)
         self.area_mm2 = area
         self.volume_cc = float(np.sum(area * (self.hi - self.lo))) / 1000.0
         used = np.repeat(self.sign != 0.0, np.diff(ps))
@@ -269,6 +262,23 @@ class _Prepared:
     @property
     def extent_mm(self):
         return (self.xr[1] - self.xr[0], self.yr[1] - self.yr[0], self.zr[1] - self.zr[0])
+
+
+def _scanline_area_mm2(x, y, poly_start, c0, c1, sign, pitch_mm=0.01):
+    """Even-odd area (mm2) of contours c0..c1-1 by scanlines ``pitch_mm`` apart, exact along x
+    (the fill of :func:`dosecalc.kernels.raster.scanline_coverage` on one column)."""
+    from .kernels.raster import scanline_coverage
+
+    s, e = int(poly_start[c0]), int(poly_start[c1])
+    xs, ys = x[s:e], y[s:e]
+    x0, width = float(xs.min()) - 1.0, float(xs.max() - xs.min()) + 2.0
+    row = pitch_mm * FALLBACK_SUBROWS
+    y0 = float(ys.min()) - row
+    ny = int(math.ceil((float(ys.max()) - y0) / row)) + 1
+    cov = np.zeros((ny, 1))
+    scanline_coverage(np.ascontiguousarray((x - x0) / width), np.ascontiguousarray((y - y0) / row),
+                      poly_start, c0, c1, sign, FALLBACK_SUBROWS, cov)
+    return float(cov.sum()) * width * row
 
 
 def _voxel_range(lo_mm, hi_mm, origin, spacing, n):

@@ -1,0 +1,75 @@
+"""Cohort throughput: plans per minute with 1 and 2 local workers and a 2-worker Dask
+LocalCluster, on a synthetic cohort of coarse-grid plans (full: 100 plans, quick: 6).
+
+Ratios are against the 1-worker run of the same session (parallel speed-up).  Memory:
+the peak resident set of each worker process, which stays bounded because a worker
+returns only the small JSON-able result of each plan (no dose or mask arrays).
+"""
+
+from __future__ import annotations
+
+import resource
+import shutil
+import time
+
+from _common import WORK, synthetic_case
+
+PROTOCOL = "hcc-oligoprogression"
+
+
+def _cohort(n: int):
+    src = synthetic_case(5.0, extra_structures=0)
+    root = WORK / f"cohort_{n}"
+    if not (root / ".complete").exists():
+        if root.exists():
+            shutil.rmtree(root)
+        root.mkdir(parents=True)
+        for i in range(n):
+            shutil.copytree(src, root / f"patient_{i:03d}", ignore=shutil.ignore_patterns(".complete"))
+        (root / ".complete").write_text("ok\n")
+    return root
+
+
+def _timed(fn) -> tuple[float, list]:
+    t0 = time.perf_counter()
+    results = list(fn())
+    return time.perf_counter() - t0, results
+
+
+def run(quick: bool) -> dict:
+    from dosecalc.batch import batch
+
+    n = 6 if quick else 100
+    root = _cohort(n)
+    list(batch(root / "patient_000", PROTOCOL, workers=1, progress=False))  # warm caches
+
+    t1, r1 = _timed(lambda: batch(root, PROTOCOL, workers=1, progress=False))
+    t2, r2 = _timed(lambda: batch(root, PROTOCOL, workers=2, progress=False))
+    child_peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+
+    timings = {"workers_1": t1, "workers_2": t2}
+    ratios = {"speedup_2_workers_vs_1": t1 / t2}
+    memory = {"local_worker_peak_rss_mb": child_peak_mb}
+    try:
+        import distributed
+    except ImportError:
+        distributed = None
+    if distributed is not None:
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                      dashboard_address=None) as cluster, \
+                distributed.Client(cluster) as client:
+            list(batch(root / "patient_000", PROTOCOL, client=client, progress=False))  # warm workers
+            td, rd = _timed(lambda: batch(root, PROTOCOL, client=client, progress=False))
+            peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)
+        timings["dask_localcluster_2"] = td
+        ratios["speedup_dask_2_vs_1"] = t1 / td
+        memory["dask_worker_peak_rss_mb"] = max(peaks.values())
+        assert sum(r.status == "ok" for r in rd) == n
+    assert sum(r.status == "ok" for r in r1) == n and sum(r.status == "ok" for r in r2) == n
+    return {
+        "size": {"plans": n, "grid_spacing_mm": 5.0},
+        "timings_s": timings,
+        "plans_per_minute": {k: 60.0 * n / v for k, v in timings.items()},
+        "ratios": ratios,
+        "memory": memory,
+    }
