@@ -78,8 +78,10 @@ NELMS_DRIVER = textwrap.dedent(
             rtss = pydicom.dcmread(rtss_path, force=True)
             if rtdose_path not in doses:
                 doses[rtdose_path] = pydicom.dcmread(rtdose_path, force=True)
-            rois = [n for n, s in dicomparser.DicomParser(rtss).GetStructures().items()
-                    if s.get("type") != "POINT" and not s.get("empty")]
+            parser = dicomparser.DicomParser(rtss)
+            rois = [n for n in parser.GetStructures()
+                    if any(c.get("type") == "CLOSED_PLANAR"
+                           for plane in parser.GetStructureCoordinates(n).values() for c in plane)]
             dvh = dvhcalc.get_dvh(rtss, doses[rtdose_path], rois[0])
             row = {"Total Volume (cc)": dvh.volume, "Dmin": dvh.min, "Dmax": dvh.max,
                    "Dmean": dvh.mean}

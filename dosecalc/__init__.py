@@ -13,8 +13,34 @@ Names are imported lazily so that ``dosecalc --help`` and small scripts start fa
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 
 __version__ = "0.1.0"
+
+
+def _map_source_kernels() -> None:
+    """Make ``dosecalc.kernels`` importable from a source checkout.
+
+    Installed, the kernels are the subpackage ``dosecalc/kernels``.  Run from the
+    repository root (``python -m dosecalc``), Python imports ``./dosecalc`` while the
+    kernels sit in ``./kernels``: point the subpackage there, as the installed layout does.
+    """
+    here = os.path.dirname(os.path.abspath(__file__))
+    src = os.path.join(os.path.dirname(here), "kernels")
+    if "dosecalc.kernels" in sys.modules or os.path.isdir(os.path.join(here, "kernels")):
+        return
+    init = os.path.join(src, "__init__.py")
+    if os.path.isfile(init):
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("dosecalc.kernels", init, submodule_search_locations=[src])
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["dosecalc.kernels"] = module
+        spec.loader.exec_module(module)
+
+
+_map_source_kernels()
 
 # public name -> module that defines it
 _EXPORTS = {

@@ -12,14 +12,18 @@ Syntax
 
 Partial volumes of cells crossed by two surfaces combine as documented in
 :func:`dosecalc.masks.combine`; :func:`derived_mask` rasterises every operand on one
-common lattice (the largest supersample factor any operand would get on its own, so a
-small target keeps its fine cells) before combining.
+common lattice before combining.  With ``supersample="auto"`` the factor is the one the
+*result* would get as a plain structure (its volume and extent, measured on the dose
+voxels first): ``"Liver - GTV"`` is an organ-sized structure and keeps the dose voxels,
+``"GTV1 | GTV2"`` of two small lesions gets a sub-voxel lattice.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+import numpy as np
 
 from .errors import ParameterError, StructureNotFoundError
 from .model import DoseGrid, Structure
@@ -211,6 +215,21 @@ def case_structure(case, expression):
                             tree=tree)
 
 
+def _auto_factor(mask, grid: DoseGrid) -> int:
+    """``supersample="auto"`` factor of a combined mask computed on the dose voxels: the
+    plain-structure rule applied to its volume and the box of its non-empty cells."""
+    from . import masks
+
+    nz = np.nonzero(mask.fraction)
+    if not len(nz[0]):
+        return 1
+    extent = []
+    for ax in range(3):
+        idx = nz[2 - ax]
+        extent.append((int(idx.max()) - int(idx.min()) + 1) * mask.spacing_mm[ax])
+    return masks.auto_supersample(mask.volume_cc, extent, grid.spacing_mm)
+
+
 def derived_mask(case, expression, grid: DoseGrid | None = None, **mask_options):
     """Fractional mask of a structure or a derived expression on ``grid``.
 
@@ -248,22 +267,32 @@ def derived_mask(case, expression, grid: DoseGrid | None = None, **mask_options)
             raise ParameterError(f"derived structure {target.name!r}: operand {s.name!r} has no closed "
                                  "planar contours (no volume)")
     preps = {id(s): masks.prepare(s, grid, end_cap, interpolation) for s in target.operands}
+
+    def evaluate(k):
+        leaf = {id(s): masks.mask_from_prepared(preps[id(s)], grid, k, end_cap, interpolation)
+                for s in target.operands}
+
+        def build(node):
+            if node[0] == "roi":
+                return leaf[id(node[1])]
+            return masks.combine(node[0], build(node[1]), build(node[2]))
+
+        return build(target.tree)
+
     if supersample == "auto":
-        k = max(masks.auto_supersample(p.volume_cc, p.extent_mm, grid.spacing_mm) for p in preps.values())
+        # The factor follows the size of the result, as for a plain structure: in-plane
+        # coverage is exact at any factor, supersampling only refines the dose sampling
+        # inside cells, which a 1400 cc "Liver - GTV" does not need however small the GTV.
+        result = evaluate(1)
+        k = _auto_factor(result, grid)
         # every operand shares the lattice, so the memory cap applies to each one's box
         voxels = max(masks.box_voxels(p, grid) for p in preps.values())
         while k > 1 and voxels * k ** 3 > masks.AUTO_MAX_CELLS:
             k -= 1
+        if k > 1:
+            result = evaluate(k)
     else:
-        k = supersample
-    leaf = {id(s): masks.mask_from_prepared(preps[id(s)], grid, k, end_cap, interpolation)
-            for s in target.operands}
-
-    def build(node):
-        if node[0] == "roi":
-            return leaf[id(node[1])]
-        return masks.combine(node[0], build(node[1]), build(node[2]))
-
+        result = evaluate(supersample)
     result = build(target.tree)
     settings = dict(result.settings)
     settings.update({"expression": target.expression, "supersample_requested": supersample})

@@ -237,6 +237,7 @@ class _Prepared:
 
     def __init__(self, structure: Structure, grid: DoseGrid, end_cap: str):
         from .contour_topology import plane_topology
+        from .scanline import scanline_area
 
         self.name = structure.name
         x, y, ps, pls, z = _flatten(structure)
@@ -248,7 +249,9 @@ class _Prepared:
         self.cy = float(np.mean(y)) if len(y) else 0.0
         self.sign, self.fallback, area = plane_topology(x - self.cx, y - self.cy, ps, pls)
         for p in np.nonzero(self.fallback)[0]:
-            area[p] = _scanline_area_mm2(x, y, ps, int(pls[p]), int(pls[p + 1]), self.sign)
+            # even-odd area of crossing contours, on a 0.01 mm scanline pitch
+            area[p] = scanline_area(x - self.cx, y - self.cy, ps, int(pls[p]), int(pls[p + 1]), self.sign,
+                                    100)
         self.area_mm2 = area
         self.volume_cc = float(np.sum(area * (self.hi - self.lo))) / 1000.0
         used = np.repeat(self.sign != 0.0, np.diff(ps))
@@ -262,23 +265,6 @@ class _Prepared:
     @property
     def extent_mm(self):
         return (self.xr[1] - self.xr[0], self.yr[1] - self.yr[0], self.zr[1] - self.zr[0])
-
-
-def _scanline_area_mm2(x, y, poly_start, c0, c1, sign, pitch_mm=0.01):
-    """Even-odd area (mm2) of contours c0..c1-1 by scanlines ``pitch_mm`` apart, exact along x
-    (the fill of :func:`dosecalc.kernels.raster.scanline_coverage` on one column)."""
-    from .kernels.raster import scanline_coverage
-
-    s, e = int(poly_start[c0]), int(poly_start[c1])
-    xs, ys = x[s:e], y[s:e]
-    x0, width = float(xs.min()) - 1.0, float(xs.max() - xs.min()) + 2.0
-    row = pitch_mm * FALLBACK_SUBROWS
-    y0 = float(ys.min()) - row
-    ny = int(math.ceil((float(ys.max()) - y0) / row)) + 1
-    cov = np.zeros((ny, 1))
-    scanline_coverage(np.ascontiguousarray((x - x0) / width), np.ascontiguousarray((y - y0) / row),
-                      poly_start, c0, c1, sign, FALLBACK_SUBROWS, cov)
-    return float(cov.sum()) * width * row
 
 
 def _voxel_range(lo_mm, hi_mm, origin, spacing, n):
@@ -354,7 +340,7 @@ def _resolve_k(prep: _Prepared, grid: DoseGrid, supersample) -> int:
 
 def _fill_fallback_planes(prep: "_Prepared", u, v, zl, zh, frac) -> None:
     """Add the even-odd scanline coverage of planes whose contours cross or touch."""
-    from .kernels.raster import scanline_coverage
+    from .scanline import scanline_coverage
 
     nz = frac.shape[0]
     touched = set()
@@ -362,9 +348,8 @@ def _fill_fallback_planes(prep: "_Prepared", u, v, zl, zh, frac) -> None:
         k0, k1 = max(int(np.floor(zl[p])), 0), min(int(np.ceil(zh[p])), nz)
         if k1 <= k0:
             continue
-        cov = np.zeros(frac.shape[1:])
-        scanline_coverage(u, v, prep.poly_start, prep.plane_start[p], prep.plane_start[p + 1], prep.sign,
-                          FALLBACK_SUBROWS, cov)
+        cov = scanline_coverage(u, v, prep.poly_start, int(prep.plane_start[p]), int(prep.plane_start[p + 1]),
+                                prep.sign, FALLBACK_SUBROWS, frac.shape[1:])
         for k in range(k0, k1):
             w = min(k + 1.0, zh[p]) - max(float(k), zl[p])
             if w > 0:

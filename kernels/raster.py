@@ -30,7 +30,7 @@ slabs of a layer accumulate into one difference array and are resolved together.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 
 
@@ -148,14 +148,15 @@ def scanline_coverage(us, vs, poly_start, c0, c1, sign, n_sub, plane):
             plane[j, i] = min(max(acc, 0.0), 1.0)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def rasterise(us, vs, poly_start, plane_start, sign, fallback, slab_lo, slab_hi, out):
     """Fractional volume of every lattice cell inside the slabs of the contour planes.
 
     Parameters
     ----------
     us, vs, poly_start, plane_start, sign, fallback
-        As for :func:`plane_topology` (``sign`` and ``fallback`` are its outputs).
+        As for :func:`dosecalc.contour_topology.plane_topology` (``sign`` and ``fallback``
+        are its outputs).
     slab_lo, slab_hi : float64 (Z,)
         z-extent of each plane's slab in lattice-layer units (layer k spans [k, k + 1]),
         sorted and non-overlapping.  Planes with ``fallback == 1`` are skipped.
@@ -164,11 +165,17 @@ def rasterise(us, vs, poly_start, plane_start, sign, fallback, slab_lo, slab_hi,
     """
     nz, ny, nx = out.shape
     nplanes = slab_lo.shape[0]
-    for k in prange(nz):
+    # serial: the edge work is small next to the prefix sums, which are memory bound, and a
+    # parallel kernel costs about a second more of cold compilation
+    p0 = 0
+    for k in range(nz):
         zlo = float(k)
         zhi = zlo + 1.0
         layer = out[k]
-        p0 = np.searchsorted(slab_hi, zlo, side="right")
+        # slabs are sorted: skip those that end below this layer (a scan, not a
+        # searchsorted, which would compile a generic routine)
+        while p0 < nplanes and slab_hi[p0] <= zlo:
+            p0 += 1
         for p in range(p0, nplanes):
             if slab_lo[p] >= zhi:
                 break
