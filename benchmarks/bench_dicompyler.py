@@ -98,8 +98,6 @@ NELMS_DRIVER = textwrap.dedent(
 def nelms_comparison(py: Path, timeout_s: float) -> dict | None:
     """dicompyler-core on the Nelms 2015 analytical set (when ../shared holds it): pass
     counts per metric under the paper's 3 % rule, beside ours from ``nelms_accuracy``."""
-    import csv
-
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import nelms_accuracy as na
 
@@ -229,7 +227,10 @@ def compare_case(label: str, path: Path, py: Path, repeats: int, timeout_s: floa
 
 def run(quick: bool) -> dict:
     spacing = 3.0 if quick else 1.0
-    py = ensure_venv()
+    try:
+        py = ensure_venv()
+    except (OSError, subprocess.CalledProcessError) as exc:  # no PyPI: nothing to compare with
+        return {"skipped": f"cannot create the dicompyler-core venv: {exc}", "timings_s": {}, "ratios": {}}
     cases = {"synthetic": (f"synthetic liver case, {spacing:g} mm grid",
                            synthetic_case(spacing, extra_structures=22))}
     skipped = {}

@@ -401,5 +401,26 @@ def run(quick: bool) -> dict:
     }
 
 
-if __name__ == "__main__":  # python benchmarks/bench_real_exports.py [--full]
-    print(json.dumps(run(quick="--full" not in sys.argv), indent=1, default=str))
+def markdown_table(result: dict) -> str:
+    """The per-ROI comparison as the Markdown table of docs/VALIDATION.md (ours - TPS)."""
+    rows = ["| ROI | planes | TPS vol cc | ours cc (none) | mean Gy TPS / ours (none) | "
+            "min Gy TPS / ours | max Gy TPS / ours | dD95 | dD50 | dD5 (Gy, default / none) |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+    for name, r in result["eclipse_breast"]["rois"].items():
+        t, o, n = r["tps"], r["ours"], r["ours_end_cap_none"]
+        d, dn = r["difference"], r["difference_end_cap_none"]
+        rows.append(
+            f"| {name} | {r['planes']} | {t['volume']:.2f} | {o['volume']:.2f} ({n['volume']:.2f}) | "
+            f"{t['mean_gy']:.3f} / {o['mean_gy']:.3f} ({n['mean_gy']:.3f}) | "
+            f"{t['min_gy']:.2f} / {o['min_gy']:.2f} | {t['max_gy']:.2f} / {o['max_gy']:.2f} | "
+            + " | ".join(f"{d[k]:+.3f} / {dn[k]:+.3f}" for k in ("D95%_gy", "D50%_gy", "D5%_gy")) + " |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    # python benchmarks/bench_real_exports.py [--full]        run and print JSON
+    # python benchmarks/bench_real_exports.py --table FILE    Markdown table of a results file
+    if "--table" in sys.argv:
+        print(markdown_table(json.loads(Path(sys.argv[sys.argv.index("--table") + 1]).read_text())))
+    else:
+        print(json.dumps(run(quick="--full" not in sys.argv), indent=1, default=str))
