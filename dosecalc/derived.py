@@ -293,7 +293,6 @@ def derived_mask(case, expression, grid: DoseGrid | None = None, **mask_options)
             result = evaluate(k)
     else:
         result = evaluate(supersample)
-    result = build(target.tree)
     settings = dict(result.settings)
     settings.update({"expression": target.expression, "supersample_requested": supersample})
     return masks.StructureMask(name=target.name, fraction=result.fraction, origin_mm=result.origin_mm,

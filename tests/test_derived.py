@@ -150,3 +150,27 @@ def test_derived_mask_of_plain_name_is_structure_mask():
     m1 = derived_mask(case, "GTV", supersample=2)
     m2 = structure_mask(case.structures["GTV"], GRID, supersample=2)
     np.testing.assert_array_equal(m1.fraction, m2.fraction)
+
+
+def test_auto_factor_follows_the_result_not_the_smallest_operand():
+    """"Liver - GTV" of a 216 cc liver gets the factor a plain 216 cc structure of the same
+    box gets (truth: auto_supersample of the analytic volume and extent), not the GTV's
+    large factor; its volume stays |Liver| - |GTV| (analytic boxes).  A union of two small
+    lesions keeps a sub-voxel lattice."""
+    from dosecalc.masks import auto_supersample
+
+    grid = DoseGrid(np.zeros((30, 40, 40)), (-48.75, -48.75, -36.25), (2.5, 2.5, 2.5))
+    zs = np.arange(-27.0, 27.01, 3.0)  # 19 planes 3 mm apart, half caps: 57 mm tall
+    liver = box("Liver", 1, -30.0, 30.0, -30.0, 30.0, zs)
+    gtv = box("GTV", 2, -3.3, 3.3, -2.7, 2.7, zs[8:11])
+    gtv2 = box("GTV2", 3, 10.0, 14.0, -2.0, 2.0, zs[8:11])
+    case = Case(dose=grid, structures=StructureSet(structures=(liver, gtv, gtv2)))
+    m = derived_mask(case, "Liver - GTV")
+    truth = 60 * 60 * 57 / 1000.0 - 6.6 * 5.4 * 9.0 / 1000.0
+    assert m.volume_cc == pytest.approx(truth, rel=1e-9)
+    # the result's non-empty cells span 25 voxels in x and y, 23 layers in z
+    assert m.settings["supersample"] == auto_supersample(truth, (62.5, 62.5, 57.5), grid.spacing_mm) == 2
+    assert structure_mask(gtv, grid).settings["supersample"] > 4
+    u = derived_mask(case, "GTV | GTV2")
+    assert u.settings["supersample"] > 1
+    assert u.volume_cc == pytest.approx((6.6 * 5.4 + 4.0 * 4.0) * 9.0 / 1000.0, rel=1e-9)
