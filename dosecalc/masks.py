@@ -563,28 +563,27 @@ def mask_samples(mask: StructureMask, grid: DoseGrid) -> tuple[np.ndarray, np.nd
     dose_gy, volume_cc : ndarray float64 (M,)
         One entry per cell inside (fraction > 0), in C order of the lattice.
     """
-    frac = mask.fraction
-    sel = frac > 0.0
-    # a box that is (nearly) all inside, like a Body, needs no boolean gather
-    full = bool(sel.all())
-    vol = (frac.ravel() if full else frac[sel]) * mask.cell_volume_cc
-    if mask.index_offset is not None and _same_lattice(mask, grid):
-        iz, iy, ix = mask.index_offset
-        nz, ny, nx = frac.shape
-        # copy the box first: a boolean gather from a strided view is several times slower
-        box = np.ascontiguousarray(grid.values_gy[iz:iz + nz, iy:iy + ny, ix:ix + nx], dtype=np.float64)
-        dose = box.ravel() if full else box[sel]
-        return dose, vol
-    from .kernels.interp import trilinear_lattice
+    from .kernels.samples import gather_samples
 
-    out = np.empty(frac.shape, dtype=np.float64)
-    if out.size:
-        trilinear_lattice(grid.values_gy, np.asarray(grid.origin_mm, dtype=np.float64),
-                          np.asarray(grid.spacing_mm, dtype=np.float64),
-                          np.asarray(mask.origin_mm, dtype=np.float64),
-                          np.asarray(mask.spacing_mm, dtype=np.float64), np.nan, out)
-    dose = out.ravel() if full else out[sel]
-    if np.isnan(dose).any():
+    frac = np.ascontiguousarray(mask.fraction, dtype=np.float64)
+    nz = frac.shape[0]
+    counts = np.count_nonzero(frac.reshape(nz, -1) > 0.0, axis=1) if frac.size else np.zeros(nz, np.int64)
+    plane_start = np.zeros(nz + 1, dtype=np.int64)
+    np.cumsum(counts, out=plane_start[1:])
+    n = int(plane_start[-1])
+    dose = np.empty(n, dtype=np.float64)
+    vol = np.empty(n, dtype=np.float64)
+    aligned = mask.index_offset is not None and _same_lattice(mask, grid)
+    offset = np.asarray(mask.index_offset if aligned else (0, 0, 0), dtype=np.int64)
+    n_nan = 0
+    if n:
+        n_nan = gather_samples(frac, grid.values_gy, aligned, offset,
+                               np.asarray(grid.origin_mm, dtype=np.float64),
+                               np.asarray(grid.spacing_mm, dtype=np.float64),
+                               np.asarray(mask.origin_mm, dtype=np.float64),
+                               np.asarray(mask.spacing_mm, dtype=np.float64),
+                               float(mask.cell_volume_cc), plane_start, dose, vol)
+    if n_nan:
         raise ParameterError(
             f"structure {mask.name!r}: the mask lattice reaches beyond the dose grid it is sampled "
             "on; build the mask on this grid (structure_mask(structure, grid))")
