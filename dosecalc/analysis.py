@@ -207,7 +207,8 @@ def case_dvhs(case: Case, names: Iterable | None = None, **options) -> dict[str,
     Returns
     -------
     dict of str -> DVH
-        In the order asked (or the structure set's order).
+        In the order asked (or the structure set's order).  ROIs that share a name
+        (exports do hold duplicates) are keyed ``"Name (ROI n)"`` so none is dropped.
     """
     if names is None:
         targets = [s for s in case.structures if s.has_volume]
@@ -215,8 +216,15 @@ def case_dvhs(case: Case, names: Iterable | None = None, **options) -> dict[str,
         if isinstance(names, (str, int)):
             names = [names]
         targets = [_resolve(case, n) for n in names]
+    counts: dict[str, int] = {}
+    for t in targets:
+        if isinstance(t, Structure):
+            counts[t.name] = counts.get(t.name, 0) + 1
     out: dict[str, DVH] = {}
     for t in targets:
         dvh = case_dvh(case, t, **options)
-        out[dvh.name] = dvh
+        key = dvh.name
+        if isinstance(t, Structure) and counts.get(t.name, 0) > 1:
+            key = f"{t.name} (ROI {t.number})"
+        out[key] = dvh
     return out

@@ -323,9 +323,13 @@ class StructureSet:
                                          f"{[s.number for s in self.structures]}")
         if not isinstance(key, str):
             raise StructureNotFoundError(f"structure key must be a name or ROI number, got {key!r}")
-        for s in self.structures:
-            if s.name == key:
-                return s
+        exact = [s for s in self.structures if s.name == key]
+        if len(exact) == 1:
+            return exact[0]
+        if len(exact) > 1:
+            raise StructureNotFoundError(
+                f"structure name {key!r} is used by several ROIs (numbers "
+                f"{[s.number for s in exact]}); use the ROI number")
         folded = [s for s in self.structures if s.name.casefold() == key.casefold()]
         if len(folded) == 1:
             return folded[0]

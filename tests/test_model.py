@@ -63,3 +63,23 @@ def test_structure_lookup_by_name_and_number():
     assert ss["GTV"].is_empty and not ss["Liver"].is_empty
     with pytest.raises(StructureNotFoundError, match="Stomach"):
         ss["Stomach"]
+
+
+def test_duplicate_roi_names_are_ambiguous_by_name_but_reachable_by_number():
+    """Real exports hold ROIs that share a name (a Brainlab SRS plan has three); a name
+    lookup must not silently pick one, and case.dvhs must keep all of them."""
+    sq = np.array([[0, 0], [10, 0], [10, 10], [0, 10]], dtype=float)
+    big = np.array([[0, 0], [20, 0], [20, 20], [0, 20]], dtype=float)
+    ss = StructureSet((Structure(1, "Frame", planes=(ContourPlane(0.0, (sq,)),)),
+                       Structure(2, "Frame", planes=(ContourPlane(0.0, (big,)),))))
+    with pytest.raises(StructureNotFoundError, match="several ROIs"):
+        ss["Frame"]
+    assert ss[2].number == 2
+
+    from dosecalc.model import Case
+
+    grid = DoseGrid(np.ones((3, 30, 30)), (0.5, 0.5, -1.0), (1.0, 1.0, 1.0))
+    dvhs = Case(dose=grid, structures=ss).dvhs(supersample=1)
+    # truth: shoelace area x slab thickness (single plane -> the grid's dz = 1 mm)
+    assert dvhs["Frame (ROI 1)"].volume_cc == pytest.approx(0.1)
+    assert dvhs["Frame (ROI 2)"].volume_cc == pytest.approx(0.4)
