@@ -85,15 +85,11 @@ def reference_metrics(dose: np.ndarray, vol: np.ndarray, volume_cc: float) -> di
 
 
 def our_metrics(structure, grid, **mask_options) -> dict[str, float]:
-    from dosecalc.masks import mask_samples, structure_mask
+    """The metrics through the public path (``Case.dvh``), as a planning script gets them."""
+    from dosecalc.model import Case, StructureSet
 
-    mask = structure_mask(structure, grid, **mask_options)
-    dose, vol = mask_samples(mask, grid)
-    try:
-        from dosecalc.dvh import DVH
-    except ImportError:
-        return reference_metrics(dose, vol, mask.volume_cc)
-    dvh = DVH.from_samples(dose, vol, name=structure.name, outside_cc=mask.outside_cc)
+    case = Case(dose=grid, structures=StructureSet((structure,)))
+    dvh = case.dvh(structure.number, **mask_options)
     return {m: float(dvh.metric(m)) for m in TG263.values()}
 
 

@@ -160,7 +160,7 @@ class DVH:
     def from_samples(cls, dose_gy, volume_cc, *, name: str = "", outside_cc: float = 0.0,
                      prescription_gy: float | None = None, quantity: str = "dose",
                      settings: dict | None = None, mode: str = "auto",
-                     bin_gy: float = DEFAULT_BIN_GY) -> "DVH":
+                     bin_gy: float = DEFAULT_BIN_GY, extremes_gy=None) -> "DVH":
         """Build a DVH from weighted dose samples.
 
         Parameters
@@ -186,6 +186,10 @@ class DVH:
             Maximum bin width of the binned mode, Gy (> 0); the bins span exactly
             [Min, Max] with at least :data:`MIN_BINS` of them, so the actual width is
             (Max - Min) / max(MIN_BINS, ceil((Max - Min) / bin_gy)).
+        extremes_gy : array_like of float, optional
+            Further point doses inside the structure (e.g. at the corners of its prism
+            geometry, :func:`dosecalc.masks.prism_vertex_doses`).  They widen Min and
+            Max only; the curve is built from the weighted samples alone.
 
         Returns
         -------
@@ -274,6 +278,13 @@ class DVH:
         # Keep the mean inside [Min, Max] despite the last-bit rounding of the sums.
         if n_used:
             mean = min(max(mean, dmin), dmax)
+            if extremes_gy is not None:
+                ext = np.asarray(extremes_gy, dtype=np.float64).ravel()
+                ext = ext[np.isfinite(ext)]
+                if ext.size:
+                    dmin = min(dmin, float(ext.min()))
+                    dmax = max(dmax, float(ext.max()))
+                    info["extremes"] = "samples and prism corners"
         all_settings = dict(settings or {})
         all_settings.update(info)
         return cls(
