@@ -187,12 +187,9 @@ def case_dvh(case: Case, name, *, dose: DoseGrid | None = None, prescription_gy:
     if grid.model:
         settings["dose_model"] = dict(grid.model)
     extremes = None
-    if (isinstance(target, Structure) and grid.quantity == "dose"
-            and mask.settings.get("interpolation", "prism") == "prism"):
+    if grid.quantity == "dose" and len(mask.corners_mm):
         # Min/Max over the prism's corners too: cell samples sit up to half a cell inside
-        from .masks import prism_vertex_doses
-
-        extremes = prism_vertex_doses(target, grid, mask.settings.get("end_cap", "half"))
+        extremes = grid.sample(mask.corners_mm)
     return DVH.from_samples(dose_s, vol_s, name=_display_name(target), outside_cc=mask.outside_cc,
                             prescription_gy=prescription_gy, quantity=grid.quantity,
                             settings=settings, mode=mode, bin_gy=bin_gy, extremes_gy=extremes)

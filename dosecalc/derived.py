@@ -297,4 +297,5 @@ def derived_mask(case, expression, grid: DoseGrid | None = None, **mask_options)
     settings.update({"expression": target.expression, "supersample_requested": supersample})
     return masks.StructureMask(name=target.name, fraction=result.fraction, origin_mm=result.origin_mm,
                                spacing_mm=result.spacing_mm, index_offset=result.index_offset,
-                               volume_cc=result.volume_cc, outside_cc=result.outside_cc, settings=settings)
+                               volume_cc=result.volume_cc, outside_cc=result.outside_cc, settings=settings,
+                               corners_mm=result.corners_mm)

@@ -86,6 +86,9 @@ AUTO_MAX_CELLS = 4_000_000
 _END_CAPS = ("half", "none")
 _INTERPOLATIONS = ("prism", "shape")
 DEFAULT_INTERPOLATION = "prism"
+SHAPE_TIP_RATIO = 0.05  # run-end contour area below this fraction of its neighbour's: a closing end
+SHAPE_BAND_CELLS = 3  # exact in-plane distances within this many cells of a contour
+SHAPE_SUB_MIN = 2  # sub-planes per lattice layer (at least)
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,6 +114,12 @@ class StructureMask:
         Part of ``volume_cc`` outside the dose grid's bounds.
     settings : dict
         Options actually used (end_cap, interpolation, supersample, ...).
+    corners_mm : ndarray float64 (M, 3), read-only
+        Corners (x, y, z) of the structure's prism geometry: every vertex of every
+        contour at the bottom and top of its plane's slab.  A dose linear between voxel
+        centres has its extremes over a prism there, while cell samples sit up to half a
+        cell inside the surface; a DVH's Min and Max use both.  Empty when unknown (shape
+        interpolation, intersections, differences).
     """
 
     name: str
@@ -121,8 +130,12 @@ class StructureMask:
     volume_cc: float
     outside_cc: float
     settings: dict = field(default_factory=dict)
+    corners_mm: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
 
     def __post_init__(self) -> None:
+        c = np.array(self.corners_mm, dtype=np.float64).reshape(-1, 3)
+        c.setflags(write=False)
+        object.__setattr__(self, "corners_mm", c)
         f = np.ascontiguousarray(self.fraction, dtype=np.float64)
         if f.flags.writeable:
             f = f.copy() if f is self.fraction else f
@@ -156,37 +169,48 @@ class StructureMask:
 # contour preparation
 # --------------------------------------------------------------------------------------
 def _flatten(structure: Structure):
-    """Concatenate the closed contours plane by plane, dropping repeated points."""
-    xs, ys, poly_start, plane_start, zs = [], [], [0], [0], []
-    n = 0
+    """Concatenate the closed contours plane by plane, dropping repeated points (a vertex
+    equal to its predecessor, and a closing vertex equal to the first)."""
+    polys, zs, per_plane = [], [], []
     for plane in structure.planes:
         for poly in plane.polygons:
-            p = np.asarray(poly, dtype=np.float64)
-            if p.ndim != 2 or p.shape[1] < 2:
+            if poly.ndim != 2 or poly.shape[1] < 2:
                 raise ContourError(
                     f"structure {structure.name!r}: contour on plane z={plane.z_mm} mm must be an "
-                    f"(N, 2) array of (x, y) mm, got shape {p.shape}")
-            p = p[:, :2]
-            if not np.all(np.isfinite(p)):
-                raise ContourError(
-                    f"structure {structure.name!r}: contour on plane z={plane.z_mm} mm holds "
-                    "non-finite coordinates (ContourData)")
-            if len(p) > 1:
-                keep = np.ones(len(p), dtype=bool)
-                keep[1:] = np.any(p[1:] != p[:-1], axis=1)
-                p = p[keep]
-                if len(p) > 1 and np.all(p[-1] == p[0]):
-                    p = p[:-1]
-            xs.append(p[:, 0])
-            ys.append(p[:, 1])
-            n += len(p)
-            poly_start.append(n)
-        plane_start.append(len(poly_start) - 1)
+                    f"(N, 2) array of (x, y) mm, got shape {poly.shape}")
+            polys.append(poly[:, :2])
+        per_plane.append(len(plane.polygons))
         zs.append(plane.z_mm)
-    x = np.ascontiguousarray(np.concatenate(xs) if xs else np.zeros(0))
-    y = np.ascontiguousarray(np.concatenate(ys) if ys else np.zeros(0))
-    return x, y, np.asarray(poly_start, dtype=np.int64), np.asarray(plane_start, dtype=np.int64), \
-        np.asarray(zs, dtype=np.float64)
+    plane_start = np.zeros(len(per_plane) + 1, dtype=np.int64)
+    np.cumsum(per_plane, out=plane_start[1:])
+    if not polys:
+        return np.zeros(0), np.zeros(0), np.zeros(1, dtype=np.int64), plane_start, np.asarray(zs, dtype=np.float64)
+    lens = np.fromiter((len(p) for p in polys), dtype=np.int64, count=len(polys))
+    pts = np.concatenate(polys).astype(np.float64, copy=False)
+    if not np.all(np.isfinite(pts)):
+        bad = int(np.repeat(np.arange(len(polys)), lens)[~np.isfinite(pts).all(axis=1)][0])
+        plane = int(np.searchsorted(plane_start, bad, side="right") - 1)
+        raise ContourError(
+            f"structure {structure.name!r}: contour on plane z={zs[plane]} mm holds "
+            "non-finite coordinates (ContourData)")
+    pid = np.repeat(np.arange(len(polys)), lens)
+    keep = np.ones(len(pts), dtype=bool)
+    keep[1:] = (pid[1:] != pid[:-1]) | np.any(pts[1:] != pts[:-1], axis=1)
+    pts, pid = pts[keep], pid[keep]
+    counts = np.bincount(pid, minlength=len(polys))
+    ends = np.cumsum(counts)
+    starts = ends - counts
+    closing = (counts > 1) & np.all(pts[np.maximum(ends - 1, 0)] == pts[np.minimum(starts, len(pts) - 1)], axis=1)
+    if closing.any():
+        keep = np.ones(len(pts), dtype=bool)
+        keep[(ends - 1)[closing]] = False
+        pts = pts[keep]
+        counts = counts - closing
+    poly_start = np.zeros(len(polys) + 1, dtype=np.int64)
+    np.cumsum(counts, out=poly_start[1:])
+    x = np.ascontiguousarray(pts[:, 0])
+    y = np.ascontiguousarray(pts[:, 1])
+    return x, y, poly_start, plane_start, np.asarray(zs, dtype=np.float64)
 
 
 def slab_bounds(z_mm: np.ndarray, end_cap: str = "half", single_thickness_mm: float = 1.0,
@@ -229,41 +253,19 @@ def slab_bounds(z_mm: np.ndarray, end_cap: str = "half", single_thickness_mm: fl
     return lo, hi
 
 
-def prism_vertex_doses(structure: Structure, grid: DoseGrid, end_cap: str = "half") -> np.ndarray:
-    """Dose at the corners of the structure's prism geometry.
+def structure_volume_cc(structure: Structure, end_cap: str = "half",
+                        single_thickness_mm: float = 0.0) -> float:
+    """A structure's volume (cc) under the mask geometry rules, without a dose grid.
 
-    Every vertex of every non-degenerate contour, at the bottom and at the top of its
-    plane's slab (same slab rule as :func:`structure_mask`).  A dose that is linear
-    between voxel centres takes its extremes over a prism at these corners, while cell
-    samples sit up to half a cell inside the surface; Min and Max of a DVH therefore use
-    both.  Corners outside the dose grid are left out (their dose is unknown).
-
-    Returns
-    -------
-    ndarray float64 (M,)
-        Trilinear dose (Gy) at the corners inside the grid.
+    Same slabs, end caps, gap rule and even-odd plane areas as :func:`structure_mask`, so
+    it equals ``structure_mask(...).volume_cc`` when ``single_thickness_mm`` is the dose
+    grid's dz (the slab thickness of a single-plane structure).
     """
+    if end_cap not in _END_CAPS:
+        raise ParameterError(f"end_cap must be one of {_END_CAPS}, got {end_cap!r}")
     if not structure.planes:
-        return np.zeros(0)
-    lo, hi = slab_bounds(structure.z_planes_mm, end_cap, single_thickness_mm=grid.spacing_mm[2])
-    xy, zl, zh = [], [], []
-    for plane, a, b in zip(structure.planes, lo, hi):
-        for poly in plane.polygons:
-            if len(poly) < 3:
-                continue
-            x, y = poly[:, 0], poly[:, 1]
-            if abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) <= 1e-12:
-                continue  # zero-area contour: its vertices need not bound any volume
-            xy.append(poly)
-            zl.append(np.full(len(poly), a))
-            zh.append(np.full(len(poly), b))
-    if not xy:
-        return np.zeros(0)
-    xy2 = np.concatenate(xy)
-    pts = np.column_stack([np.concatenate([xy2[:, 0], xy2[:, 0]]), np.concatenate([xy2[:, 1], xy2[:, 1]]),
-                           np.concatenate(zl + zh)])
-    d = grid.sample(pts)
-    return d[np.isfinite(d)]
+        return 0.0
+    return _Prepared(structure, None, end_cap, single_thickness_mm).volume_cc
 
 
 def auto_supersample(volume_cc: float, extent_mm, spacing_mm) -> int:
@@ -294,14 +296,17 @@ def auto_supersample(volume_cc: float, extent_mm, spacing_mm) -> int:
 class _Prepared:
     """Contours of one structure in flat arrays, with topology and slabs (mm)."""
 
-    def __init__(self, structure: Structure, grid: DoseGrid, end_cap: str):
+    def __init__(self, structure: Structure, grid: DoseGrid | None, end_cap: str,
+                 single_thickness_mm: float | None = None):
         from .contour_topology import plane_topology
         from .scanline import scanline_area
 
         self.name = structure.name
         x, y, ps, pls, z = _flatten(structure)
         self.x, self.y, self.poly_start, self.plane_start, self.z = x, y, ps, pls, z
-        self.lo, self.hi = slab_bounds(z, end_cap, single_thickness_mm=grid.spacing_mm[2])
+        if single_thickness_mm is None:
+            single_thickness_mm = grid.spacing_mm[2]
+        self.lo, self.hi = slab_bounds(z, end_cap, single_thickness_mm=single_thickness_mm)
         # Topology on coordinates relative to the structure's own centre keeps the
         # shoelace sums well conditioned.
         self.cx = float(np.mean(x)) if len(x) else 0.0
@@ -324,6 +329,17 @@ class _Prepared:
     @property
     def extent_mm(self):
         return (self.xr[1] - self.xr[0], self.yr[1] - self.yr[0], self.zr[1] - self.zr[0])
+
+    def corners(self) -> np.ndarray:
+        """(M, 3) corners of the prism geometry: the vertices of every non-degenerate
+        contour at the bottom and at the top of its plane's slab (mm)."""
+        per_poly = np.diff(self.poly_start)
+        plane_of_poly = np.repeat(np.arange(len(self.z)), np.diff(self.plane_start))
+        good = np.repeat(self.sign != 0.0, per_poly)
+        plane_of_v = np.repeat(plane_of_poly, per_poly)[good]
+        x, y = self.x[good], self.y[good]
+        return np.column_stack([np.concatenate([x, x]), np.concatenate([y, y]),
+                                np.concatenate([self.lo[plane_of_v], self.hi[plane_of_v]])])
 
 
 def _voxel_range(lo_mm, hi_mm, origin, spacing, n):
@@ -468,40 +484,185 @@ def mask_from_prepared(prep: _Prepared, grid: DoseGrid, supersample, end_cap, in
         volume_cc=inside + outside,
         outside_cc=outside,
         settings=settings,
+        corners_mm=prep.corners(),
     )
 
 
-def _signed_distance(prep: "_Prepared", p: int, u, v, ny: int, nx: int, h: float) -> np.ndarray:
-    """Signed distance (mm, > 0 inside by the even-odd rule) of every cell centre of an
-    (ny, nx) lattice to the contours of plane ``p``; u, v in cell units, cells h mm."""
-    from .kernels.sdf import edge_distance
+def _plane_edges(prep: "_Prepared", p: int, u, v):
+    """End points (cell units) of the edges of plane ``p``'s non-degenerate contours."""
+    c0, c1 = int(prep.plane_start[p]), int(prep.plane_start[p + 1])
+    idx = [np.arange(prep.poly_start[c], prep.poly_start[c + 1]) for c in range(c0, c1) if prep.sign[c] != 0.0]
+    if not idx:
+        return None
+    a = np.concatenate(idx)
+    b = np.concatenate([np.roll(i, -1) for i in idx])
+    return (np.ascontiguousarray(u[a]), np.ascontiguousarray(v[a]), np.ascontiguousarray(u[b]),
+            np.ascontiguousarray(v[b]))
+
+
+def _plane_inside(prep: "_Prepared", p: int, u, v, ny: int, nx: int) -> np.ndarray:
+    """Even-odd inside test of every cell centre of an (ny, nx) lattice for plane ``p``."""
     from .scanline import scanline_crossings
 
     c0, c1 = int(prep.plane_start[p]), int(prep.plane_start[p + 1])
-    idx = [np.arange(prep.poly_start[c], prep.poly_start[c + 1]) for c in range(c0, c1) if prep.sign[c] != 0.0]
-    dist = np.zeros((ny, nx))
-    if not idx:
-        return dist - 1e9
-    a = np.concatenate(idx)
-    b = np.concatenate([np.roll(i, -1) for i in idx])
-    edge_distance(u[a], v[a], u[b], v[b], dist)
-    # inside = cell centre between a pair of crossings of the scanline through the row centres
     t, ua, ub = scanline_crossings(u, v, prep.poly_start, c0, c1, prep.sign, 1, row_range=(0, ny))
     step = np.zeros((ny, nx + 1))
-    i0 = np.clip(np.ceil(ua - 0.5), 0, nx).astype(np.int64)
-    i1 = np.clip(np.ceil(ub - 0.5), 0, nx).astype(np.int64)
-    np.add.at(step, (t, i0), 1.0)
-    np.add.at(step, (t, i1), -1.0)
-    inside = np.cumsum(step[:, :nx], axis=1) > 0.5
-    return np.where(inside, dist, -dist) * h
+    if len(t):
+        # the cell centre i + 0.5 lies in [ua, ub)
+        i0 = np.clip(np.ceil(ua - 0.5), 0, nx).astype(np.int64)
+        i1 = np.clip(np.ceil(ub - 0.5), 0, nx).astype(np.int64)
+        np.add.at(step, (t, i0), 1.0)
+        np.add.at(step, (t, i1), -1.0)
+    return np.cumsum(step[:, :nx], axis=1) > 0.5
+
+
+def _shape_stencils(zp, run, area, n_sub_min: int, nz: int):
+    """Sub-planes of every lattice layer between the planes of one joined run.
+
+    Between planes p and p + 1 (lattice z units ``zp``) the signed distance is a cubic
+    Hermite curve whose slopes at the planes are the 3-point (quadratic) derivatives
+    (Catmull-Rom for even spacing); the first and last interval of a run use the
+    quadratic through their three planes (linear for a run of two).  A run end whose
+    contour area is below ``SHAPE_TIP_RATIO`` of its neighbour's is a closing end (a
+    pole or apex): that interval interpolates the squared in-plane radius around the tip
+    instead (``accumulate_shape`` mode 1).
+
+    Returns
+    -------
+    mode, idx, w, layer, wz : arrays for :func:`dosecalc.kernels.sdf.accumulate_shape`
+    """
+    modes, idxs, ws, layers, wzs = [], [], [], [], []
+    a, b = run[0], run[-1]
+    n = b - a + 1
+
+    def lagrange(nodes, z):
+        out = []
+        for m, zm in enumerate(nodes):
+            c = 1.0
+            for l_, zl_ in enumerate(nodes):
+                if l_ != m:
+                    c *= (z - zl_) / (zm - zl_)
+            out.append(c)
+        return out
+
+    def slope(q):
+        # derivative of the quadratic through q - 1, q, q + 1 at z_q, as weights
+        h1, h2 = zp[q] - zp[q - 1], zp[q + 1] - zp[q]
+        return {q - 1: -h2 / (h1 * (h1 + h2)), q: (h2 - h1) / (h1 * h2), q + 1: h1 / (h2 * (h1 + h2))}
+
+    tip_lo = n >= 2 and area[a] < SHAPE_TIP_RATIO * area[a + 1]
+    tip_hi = n >= 2 and area[b] < SHAPE_TIP_RATIO * area[b - 1]
+    for p in range(a, b):
+        za, zb = zp[p], zp[p + 1]
+        per_cell = max(n_sub_min, min(16, int(math.ceil(8.0 / (zb - za)))))
+        for lay in range(max(int(math.floor(za)), 0), min(int(math.ceil(zb)), nz)):
+            lo_, hi_ = max(float(lay), za), min(lay + 1.0, zb)
+            if hi_ <= lo_:
+                continue
+            ns = max(1, int(math.ceil(per_cell * (hi_ - lo_) - 1e-9)))
+            for s_ in range(ns):
+                z = lo_ + (s_ + 0.5) * (hi_ - lo_) / ns
+                mode = 0
+                if p == a and tip_lo:
+                    nodes = [a, a + 1] + ([a + 2] if n >= 3 else [])
+                    wt = dict(zip(nodes, lagrange([zp[q] for q in nodes], z)))
+                    mode = 1
+                elif p == b - 1 and tip_hi:
+                    nodes = [b, b - 1] + ([b - 2] if n >= 3 else [])
+                    wt = dict(zip(nodes, lagrange([zp[q] for q in nodes], z)))
+                    mode = 1
+                elif n == 2:
+                    nodes = [a, b]
+                    wt = dict(zip(nodes, lagrange([za, zb], z)))
+                elif p == a or p == b - 1:
+                    nodes = [a, a + 1, a + 2] if p == a else [b - 2, b - 1, b]
+                    wt = dict(zip(nodes, lagrange([zp[q] for q in nodes], z)))
+                else:
+                    hh = zb - za
+                    t = (z - za) / hh
+                    h00, h10 = 2 * t ** 3 - 3 * t ** 2 + 1, t ** 3 - 2 * t ** 2 + t
+                    h01, h11 = -2 * t ** 3 + 3 * t ** 2, t ** 3 - t ** 2
+                    nodes = [p - 1, p, p + 1, p + 2]
+                    wt = dict.fromkeys(nodes, 0.0)
+                    wt[p] += h00
+                    wt[p + 1] += h01
+                    for q, c in slope(p).items():
+                        wt[q] += h10 * hh * c
+                    for q, c in slope(p + 1).items():
+                        wt[q] += h11 * hh * c
+                row_i = np.zeros(4, dtype=np.int64)
+                row_w = np.zeros(4)
+                for m, q in enumerate(nodes):
+                    row_i[m], row_w[m] = q, wt[q]
+                modes.append(mode)
+                idxs.append(row_i)
+                ws.append(row_w)
+                layers.append(lay)
+                wzs.append((hi_ - lo_) / ns)
+    return modes, idxs, ws, layers, wzs
+
+
+def _shape_sdf(prep: "_Prepared", planes, runs_of, u, v, ny: int, nx: int, hx: float, hy: float):
+    """Signed distance (mm, > 0 inside) of the lattice cell centres to each plane's contours.
+
+    Exact within ``SHAPE_BAND_CELLS`` of the contour, and exact beyond it for every cell
+    whose inside/outside state differs between the plane and a plane within two of it in
+    the same run (the interpolated zero level can only pass there); other cells keep
+    +-band, which no interpolation stencil turns into a crossing of different signs.
+    """
+    from .kernels.sdf import edge_distance_band, edge_distance_cells
+
+    if abs(hx - hy) > 1e-9 * max(hx, hy):
+        raise ParameterError(
+            f"structure {prep.name!r}: shape interpolation needs square in-plane cells, got "
+            f"{hx} x {hy} mm (dose grid PixelSpacing)")
+    inside = {p: _plane_inside(prep, p, u, v, ny, nx) for p in planes}
+    sdf = np.empty((len(planes), ny, nx))
+    for m, p in enumerate(planes):
+        dist = sdf[m]
+        edges = _plane_edges(prep, p, u, v)
+        if edges is None:
+            dist[:] = -1e9
+            continue
+        band = float(SHAPE_BAND_CELLS)
+        edge_distance_band(*edges, band, dist)
+        run = runs_of[p]
+        need = np.zeros((ny, nx), dtype=bool)
+        for q in range(max(p - 2, run[0]), min(p + 2, run[-1]) + 1):
+            if q != p:
+                need |= inside[q] != inside[p]
+        need &= dist >= band
+        cj, ci = np.nonzero(need)
+        if len(cj):
+            edge_distance_cells(*edges, cj.astype(np.int64), ci.astype(np.int64), dist)
+        np.multiply(dist, hx, out=dist)
+        np.negative(dist, out=dist, where=~inside[p])
+    return sdf
+
+
+def _shape_corners(prep: "_Prepared", starts, ends) -> np.ndarray:
+    """Points on the surface of the shape geometry (mm): every contour vertex on its plane,
+    and the vertices of run-end contours at the outer face of their flat cap."""
+    per_poly = np.diff(prep.poly_start)
+    plane_of_poly = np.repeat(np.arange(len(prep.z)), np.diff(prep.plane_start))
+    good = np.repeat(prep.sign != 0.0, per_poly)
+    pv = np.repeat(plane_of_poly, per_poly)[good]
+    x, y = prep.x[good], prep.y[good]
+    zs = [prep.z[pv]]
+    xs, ys = [x], [y]
+    for sel, face in ((starts[pv], prep.lo[pv]), (ends[pv], prep.hi[pv])):
+        xs.append(x[sel])
+        ys.append(y[sel])
+        zs.append(face[sel])
+    return np.column_stack([np.concatenate(xs), np.concatenate(ys), np.concatenate(zs)])
 
 
 def _shape_mask(prep: "_Prepared", grid: DoseGrid, k: int, box, supersample, end_cap) -> StructureMask:
     """Mask with shape-based interpolation between planes (module docstring)."""
     from .kernels.raster import rasterise
+    from .kernels.sdf import accumulate_shape
 
     (ox, oy, oz), (dx, dy, dz) = grid.origin_mm, grid.spacing_mm
-    gz, gy, gx = grid.shape
     # the structure's whole box, also beyond the grid: its volume is measured on it
     fz0, fz1 = _unclipped_range(*prep.zr, oz, dz)
     fy0, fy1 = _unclipped_range(*prep.yr, oy, dy)
@@ -522,13 +683,14 @@ def _shape_mask(prep: "_Prepared", grid: DoseGrid, k: int, box, supersample, end
         linked[:-1] &= np.abs(zh[:-1] - 0.5 * (zp[:-1] + zp[1:])) < 1e-6
     starts = np.ones(n, dtype=bool)
     starts[1:] = ~linked[:-1]
+    ends = ~linked
     # flat end caps (and single planes): the exact prism coverage over the cap parts only
     lo_cap = np.ascontiguousarray(np.where(starts, zl, zp))
     hi_cap = np.ascontiguousarray(np.where(linked, zp, zh))
     for a_, b_ in ((lo_cap, np.ascontiguousarray(np.where(starts, zp, zl))),
                    (np.ascontiguousarray(np.where(linked, zh, zp)), hi_cap)):
         a_ = np.ascontiguousarray(np.where(a_ < b_, a_, b_))
-        if not np.any(b_ > a_):
+        if not np.any(b_ > a_) or full.size == 0:
             continue
         # the kernel resolves its differences in place: it needs a zeroed array
         part = np.zeros_like(full)
@@ -536,21 +698,31 @@ def _shape_mask(prep: "_Prepared", grid: DoseGrid, k: int, box, supersample, end
         if prep.fallback.any():
             _fill_fallback_planes(prep, u, v, a_, b_, part)
         full += part
-    h = math.sqrt(hx * hy)
-    sdf = {}
-    for p in np.nonzero(linked)[0]:
-        for q in (p, p + 1):
-            if q not in sdf:
-                sdf[q] = _signed_distance(prep, q, u, v, nyf, nxf, h)
-        sdf.pop(p - 1, None)
-        za, zb = zp[p], zp[p + 1]
-        for layer in range(max(int(math.floor(za)), 0), min(int(math.ceil(zb)), nzf)):
-            lo_, hi_ = max(float(layer), za), min(layer + 1.0, zb)
-            if hi_ <= lo_:
-                continue
-            t = (0.5 * (lo_ + hi_) - za) / (zb - za)
-            s = (1.0 - t) * sdf[p] + t * sdf[p + 1]
-            full[layer] += (hi_ - lo_) * np.clip(0.5 + s / h, 0.0, 1.0)
+    runs = []
+    p = 0
+    while p < n:
+        q = p
+        while q < n - 1 and linked[q]:
+            q += 1
+        if q > p:
+            runs.append(list(range(p, q + 1)))
+        p = q + 1
+    if runs and full.size:
+        planes = [p for r in runs for p in r]
+        runs_of = {p: r for r in runs for p in r}
+        row = {p: m for m, p in enumerate(planes)}
+        sdf = _shape_sdf(prep, planes, runs_of, u, v, nyf, nxf, hx, hy)
+        modes, idxs, ws, layers, wzs = [], [], [], [], []
+        for r in runs:
+            parts = _shape_stencils(zp, r, prep.area_mm2, SHAPE_SUB_MIN, nzf)
+            for acc, part in zip((modes, idxs, ws, layers, wzs), parts):
+                acc.extend(part)
+        if modes:
+            idx = np.array([[row[q] if w_ != 0.0 else 0 for q, w_ in zip(i_, wr)] for i_, wr in zip(idxs, ws)],
+                           dtype=np.int64)
+            accumulate_shape(sdf, np.asarray(modes, dtype=np.int64), idx, np.ascontiguousarray(ws),
+                             np.asarray(layers, dtype=np.int64), np.asarray(wzs, dtype=np.float64),
+                             hx, hy, np.zeros((nyf, nxf)), full)
     np.clip(full, 0.0, 1.0, out=full)
     full[full < 1e-12] = 0.0
     cell_cc = hx * hy * hz / 1000.0
@@ -566,13 +738,15 @@ def _shape_mask(prep: "_Prepared", grid: DoseGrid, k: int, box, supersample, end
         outside = 0.0
     settings = {"supersample": k, "supersample_requested": supersample, "end_cap": end_cap,
                 "interpolation": "shape", "gap_factor": GAP_FACTOR,
-                "fallback_planes": int(prep.fallback.sum()), "fallback_subrows": FALLBACK_SUBROWS}
+                "fallback_planes": int(prep.fallback.sum()), "fallback_subrows": FALLBACK_SUBROWS,
+                "shape_tip_ratio": SHAPE_TIP_RATIO, "shape_band_cells": SHAPE_BAND_CELLS}
     return StructureMask(
         name=prep.name, fraction=frac,
         origin_mm=(ox + (ix0 - 0.5) * dx + 0.5 * hx, oy + (iy0 - 0.5) * dy + 0.5 * hy,
                    oz + (iz0 - 0.5) * dz + 0.5 * hz),
         spacing_mm=(hx, hy, hz), index_offset=(iz0, iy0, ix0) if k == 1 else None,
-        volume_cc=inside + outside, outside_cc=outside, settings=settings)
+        volume_cc=inside + outside, outside_cc=outside, settings=settings,
+        corners_mm=_shape_corners(prep, starts, ends))
 
 
 def _unclipped_range(lo_mm, hi_mm, origin, spacing):
@@ -748,4 +922,6 @@ def combine(op: str, a: StructureMask, b: StructureMask, *, name: str | None = N
         volume_cc=float(f.sum()) * cell + out_cc,
         outside_cc=out_cc,
         settings=settings,
+        # the surface of a union is made of its operands' surfaces; of the others, not
+        corners_mm=np.concatenate([a.corners_mm, b.corners_mm]) if op == "union" else np.zeros((0, 3)),
     )

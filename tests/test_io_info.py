@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import dicom_factory as fac  # noqa: E402
 
 from dosecalc.cli import main  # noqa: E402
-from dosecalc.commands.info import plane_area_mm2, prism_volume_cc  # noqa: E402
+from dosecalc.masks import structure_volume_cc  # noqa: E402
 from dosecalc.model import ContourPlane, Structure  # noqa: E402
 
 
@@ -51,8 +51,8 @@ def test_prism_volume_ring():
     outer = np.array([[0, 0], [20, 0], [20, 20], [0, 20]], float)
     inner = np.array([[5, 5], [15, 5], [15, 15], [5, 15]], float)
     planes = [ContourPlane(z, (outer, inner)) for z in (0.0, 2.0, 4.0)]
-    assert plane_area_mm2(planes[0].polygons) == pytest.approx(300.0)
-    assert prism_volume_cc(Structure(1, "ring", planes=tuple(planes))) == pytest.approx(1.8)
+    assert structure_volume_cc(Structure(1, "ring", planes=tuple(planes))) == pytest.approx(1.8)
+    assert structure_volume_cc(Structure(1, "ring", planes=tuple(planes)), "none") == pytest.approx(1.2)
 
 
 def test_prism_volume_nelms_cylinder(nelms_dir):
@@ -62,4 +62,4 @@ def test_prism_volume_nelms_cylinder(nelms_dir):
 
     ss, _ = read_rtstruct(nelms_dir / "structures" / "Cylinder_20_0.dcm")
     s = next(x for x in ss if x.has_volume)
-    assert prism_volume_cc(s) == pytest.approx(np.pi * 144 * 26 / 1000, rel=0.01)
+    assert structure_volume_cc(s) == pytest.approx(np.pi * 144 * 26 / 1000, rel=0.01)

@@ -140,7 +140,6 @@ def test_degenerate_contours_ignored():
 
 def _random_simple_polygon(draw_radii, draw_phase, cx, cy):
     """Star-shaped (hence simple) polygon from sorted angles and random radii."""
-    n = len(draw_radii)
     t = np.sort(np.asarray(draw_phase)) * 2 * np.pi
     r = np.asarray(draw_radii)
     return np.c_[cx + r * np.cos(t), cy + r * np.sin(t)]

@@ -1,8 +1,8 @@
 """``dosecalc info``: what an export holds: files, dose grid, structures, plan, notes.
 
-Structure volumes here are right-prism volumes: each plane's area (shoelace formula,
-polygons combined by the even-odd rule) times its slab thickness, half-way to the
-neighbouring planes and half a plane spacing beyond the first and last plane.
+Structure volumes are those of the DVH engine (:func:`dosecalc.masks.structure_volume_cc`):
+each plane's even-odd area times its slab, half-way to the neighbouring planes and half
+a plane spacing beyond the first and last plane.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 
-from ..model import Case, Structure
+from ..model import Case
 
 NAME = "info"
 HELP = "summarise a DICOM RT export: files, dose grid, structures, plan"
@@ -57,54 +57,6 @@ def demo(case: Case, out, stream) -> None:
 
 
 # --- volumes ---------------------------------------------------------------------------
-def _area(poly: np.ndarray) -> float:
-    x, y = poly[:, 0], poly[:, 1]
-    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
-
-
-def _inside(pt, poly: np.ndarray) -> bool:
-    """Point in polygon by ray crossing (even-odd)."""
-    x, y = poly[:, 0], poly[:, 1]
-    x2, y2 = np.roll(x, -1), np.roll(y, -1)
-    cond = (y > pt[1]) != (y2 > pt[1])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        xc = x + (pt[1] - y) * (x2 - x) / (y2 - y)
-    return bool(np.count_nonzero(cond & (pt[0] < xc)) % 2)
-
-
-def plane_area_mm2(polygons) -> float:
-    """Even-odd area (mm^2) of non-crossing polygons on one plane: a polygon inside an odd
-    number of others is a hole."""
-    total = 0.0
-    for i, p in enumerate(polygons):
-        depth = sum(_inside(p[0], q) for j, q in enumerate(polygons) if j != i)
-        total += -_area(p) if depth % 2 else _area(p)
-    return max(total, 0.0)
-
-
-def prism_volume_cc(structure: Structure, default_thickness_mm: float | None = None) -> float:
-    """Right-prism volume (cc) of a structure's closed contours.
-
-    Each plane's slab runs half-way to its neighbours; the first and last planes extend
-    half a plane spacing outwards (half-spacing end caps).  A gap wider than 1.5 times
-    the median plane spacing separates two parts, each capped the same way.  A
-    single-plane structure uses ``default_thickness_mm`` (0 when not given).
-    """
-    planes = structure.planes
-    if not planes:
-        return 0.0
-    z = np.array([p.z_mm for p in planes])
-    areas = np.array([plane_area_mm2(p.polygons) for p in planes])
-    if len(z) == 1:
-        return float(areas[0] * (default_thickness_mm or 0.0) / 1000.0)
-    gaps = np.diff(z)
-    step = float(np.median(gaps))
-    gaps = np.where(gaps > 1.5 * step, step, gaps)  # a break: each side gets a half-step cap
-    below = np.concatenate([[gaps[0]], gaps])
-    above = np.concatenate([gaps, [gaps[-1]]])
-    return float(np.sum(areas * 0.5 * (below + above)) / 1000.0)
-
-
 # --- summary ---------------------------------------------------------------------------
 def case_summary(case: Case) -> dict:
     """Everything ``dosecalc info`` prints, as plain data (mm, Gy, cc)."""
@@ -129,17 +81,21 @@ def case_summary(case: Case) -> dict:
             "source_orientation": list(g.source_orientation),
             "description": g.description,
         }
-    thickness = None
-    if case.ct is not None and case.ct.n_slices > 1:
-        thickness = float(np.median(np.diff(case.ct.z_positions_mm)))
-    elif g is not None:
+    from ..masks import structure_volume_cc
+
+    # A single-plane structure's slab is the dose grid's dz, as in its DVH; without a dose
+    # grid, the CT slice spacing.
+    thickness = 0.0
+    if g is not None:
         thickness = g.spacing_mm[2]
+    elif case.ct is not None and case.ct.n_slices > 1:
+        thickness = float(np.median(np.diff(case.ct.z_positions_mm)))
     structures = []
     for s in case.structures:
         structures.append({
             "number": s.number, "name": s.name, "type": s.roi_type,
             "planes": len(s.planes),
-            "volume_cc": prism_volume_cc(s, thickness),
+            "volume_cc": structure_volume_cc(s, "half", thickness),
             "points": int(len(s.points_mm)), "open_contours": len(s.open_contours),
         })
     plan = None

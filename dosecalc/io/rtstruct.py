@@ -27,7 +27,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import pydicom
 from pydicom.dataelem import RawDataElement
 
 from ..errors import ContourError, DicomError, GeometryError
