@@ -489,7 +489,7 @@ def mask_from_prepared(prep: _Prepared, grid: DoseGrid, supersample, end_cap, in
 
 
 def _plane_edges(prep: "_Prepared", p: int, u, v):
-    """End points (cell units) of the edges of plane ``p``'s non-degenerate contours."""
+    """End points of the edges of plane ``p``'s non-degenerate contours (units of u, v)."""
     c0, c1 = int(prep.plane_start[p]), int(prep.plane_start[p + 1])
     idx = [np.arange(prep.poly_start[c], prep.poly_start[c + 1]) for c in range(c0, c1) if prep.sign[c] != 0.0]
     if not idx:
@@ -550,8 +550,9 @@ def _shape_stencils(zp, run, area, n_sub_min: int, nz: int):
         h1, h2 = zp[q] - zp[q - 1], zp[q + 1] - zp[q]
         return {q - 1: -h2 / (h1 * (h1 + h2)), q: (h2 - h1) / (h1 * h2), q + 1: h1 / (h2 * (h1 + h2))}
 
-    tip_lo = n >= 2 and area[a] < SHAPE_TIP_RATIO * area[a + 1]
-    tip_hi = n >= 2 and area[b] < SHAPE_TIP_RATIO * area[b - 1]
+    # an empty end plane has no tip to measure the radius from
+    tip_lo = n >= 2 and 0.0 < area[a] < SHAPE_TIP_RATIO * area[a + 1]
+    tip_hi = n >= 2 and 0.0 < area[b] < SHAPE_TIP_RATIO * area[b - 1]
     for p in range(a, b):
         za, zb = zp[p], zp[p + 1]
         per_cell = max(n_sub_min, min(16, int(math.ceil(8.0 / (zb - za)))))
@@ -563,11 +564,11 @@ def _shape_stencils(zp, run, area, n_sub_min: int, nz: int):
             for s_ in range(ns):
                 z = lo_ + (s_ + 0.5) * (hi_ - lo_) / ns
                 mode = 0
-                if p == a and tip_lo:
+                if tip_lo and (p == a or (p == a + 1 and n >= 4 + tip_hi)):
                     nodes = [a, a + 1] + ([a + 2] if n >= 3 else [])
                     wt = dict(zip(nodes, lagrange([zp[q] for q in nodes], z)))
                     mode = 1
-                elif p == b - 1 and tip_hi:
+                elif tip_hi and (p == b - 1 or (p == b - 2 and n >= 4 + tip_lo)):
                     nodes = [b, b - 1] + ([b - 2] if n >= 3 else [])
                     wt = dict(zip(nodes, lagrange([zp[q] for q in nodes], z)))
                     mode = 1
@@ -612,20 +613,17 @@ def _shape_sdf(prep: "_Prepared", planes, runs_of, u, v, ny: int, nx: int, hx: f
     """
     from .kernels.sdf import edge_distance_band, edge_distance_cells
 
-    if abs(hx - hy) > 1e-9 * max(hx, hy):
-        raise ParameterError(
-            f"structure {prep.name!r}: shape interpolation needs square in-plane cells, got "
-            f"{hx} x {hy} mm (dose grid PixelSpacing)")
     inside = {p: _plane_inside(prep, p, u, v, ny, nx) for p in planes}
     sdf = np.empty((len(planes), ny, nx))
     for m, p in enumerate(planes):
         dist = sdf[m]
-        edges = _plane_edges(prep, p, u, v)
+        edges = _plane_edges(prep, p, u * hx, v * hy)
         if edges is None:
-            dist[:] = -1e9
+            # no contour on this plane: outside, farther than any cell of the lattice
+            dist[:] = -(ny * hy + nx * hx)
             continue
-        band = float(SHAPE_BAND_CELLS)
-        edge_distance_band(*edges, band, dist)
+        band = SHAPE_BAND_CELLS * max(hx, hy)
+        edge_distance_band(*edges, hx, hy, band, dist)
         run = runs_of[p]
         need = np.zeros((ny, nx), dtype=bool)
         for q in range(max(p - 2, run[0]), min(p + 2, run[-1]) + 1):
@@ -634,8 +632,7 @@ def _shape_sdf(prep: "_Prepared", planes, runs_of, u, v, ny: int, nx: int, hx: f
         need &= dist >= band
         cj, ci = np.nonzero(need)
         if len(cj):
-            edge_distance_cells(*edges, cj.astype(np.int64), ci.astype(np.int64), dist)
-        np.multiply(dist, hx, out=dist)
+            edge_distance_cells(*edges, hx, hy, cj.astype(np.int64), ci.astype(np.int64), dist)
         np.negative(dist, out=dist, where=~inside[p])
     return sdf
 

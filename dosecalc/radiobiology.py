@@ -131,6 +131,12 @@ def _run_kernel(values, scale, fractions, labels, ab_table, dt, model, quantity,
     dt_table = np.full(table.shape, dt if dt is not None else 1.0)
     if labels.size and int(labels.max()) >= table.size:
         raise ParameterError("alpha/beta label map refers to a missing table entry")
+    # numba compiles one version per array type and read-only is part of the type: pass
+    # read-only views always, so every call shares one compiled kernel (cold start)
+    values = values.view()
+    values.setflags(write=False)
+    labels = labels.view()
+    labels.setflags(write=False)
     bad = _kernel()(values, float(scale), float(fractions), labels, table, dt_table,
                     MODEL_LQ_L if model == "LQ-L" else MODEL_LQ,
                     QUANTITY_EQD2 if quantity == "EQD2" else QUANTITY_BED,

@@ -49,9 +49,10 @@ def _interp_one(values, fx, fy, fz, fill):
     return c0 * (1.0 - wz) + c1 * wz
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def trilinear_points(values, origin, spacing, points, fill, out):
-    """Interpolate ``values`` at patient points.
+    """Interpolate ``values`` at patient points (serial: point sets are small, and a
+    parallel loop would cost a second of compilation on a cold start).
 
     Parameters
     ----------
@@ -66,7 +67,7 @@ def trilinear_points(values, origin, spacing, points, fill, out):
     out : float64 array (N,)
         Receives the interpolated values.
     """
-    for i in prange(points.shape[0]):
+    for i in range(points.shape[0]):
         fx = (points[i, 0] - origin[0]) / spacing[0]
         fy = (points[i, 1] - origin[1]) / spacing[1]
         fz = (points[i, 2] - origin[2]) / spacing[2]

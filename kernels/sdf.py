@@ -10,8 +10,8 @@ Used by ``interpolation="shape"`` in :mod:`dosecalc.masks`:
 * :func:`accumulate_shape` -- evaluates the interpolated signed distance on sub-planes
   of every lattice layer and adds the in-plane cell coverage it implies.
 
-All lattice coordinates are in cell units: cell (j, i) spans [i, i+1] x [j, j+1], its
-centre is (i + 0.5, j + 0.5).
+Coordinates are mm from the lattice corner: cell (j, i) spans [i hx, (i+1) hx] x
+[j hy, (j+1) hy].
 """
 
 from __future__ import annotations
@@ -22,15 +22,18 @@ from numba import njit, prange
 
 
 @njit(cache=True)
-def edge_distance_band(ex0, ey0, ex1, ey1, band, out):
-    """Distance (cell units) from every cell centre to the nearest edge, exact below ``band``.
+def edge_distance_band(ex0, ey0, ex1, ey1, hx, hy, band, out):
+    """Distance (mm) from every cell centre to the nearest edge, exact below ``band``.
 
     Parameters
     ----------
     ex0, ey0, ex1, ey1 : float64 (E,)
-        Edge end points in cell units.
+        Edge end points (mm) relative to the lattice corner (cell (j, i) is centred at
+        ((i + 0.5) hx, (j + 0.5) hy)).
+    hx, hy : float
+        Cell size (mm).
     band : float
-        Cells farther than ``band`` (cell units) from every edge receive ``band``.
+        Cells farther than ``band`` (mm) from every edge receive ``band``.
     out : float64 (ny, nx)
         Receives the distance.  Serial: edges overlap in cells, and a serial minimum
         keeps the result independent of the thread count.
@@ -46,14 +49,14 @@ def edge_distance_band(ex0, ey0, ex1, ey1, band, out):
         dx = ex1[e] - ax
         dy = ey1[e] - ay
         ll = dx * dx + dy * dy
-        i0 = max(int(math.floor(min(ax, ex1[e]) - band - 0.5)), 0)
-        i1 = min(int(math.ceil(max(ax, ex1[e]) + band - 0.5)) + 1, nx)
-        j0 = max(int(math.floor(min(ay, ey1[e]) - band - 0.5)), 0)
-        j1 = min(int(math.ceil(max(ay, ey1[e]) + band - 0.5)) + 1, ny)
+        i0 = max(int(math.floor((min(ax, ex1[e]) - band) / hx - 0.5)), 0)
+        i1 = min(int(math.ceil((max(ax, ex1[e]) + band) / hx - 0.5)) + 1, nx)
+        j0 = max(int(math.floor((min(ay, ey1[e]) - band) / hy - 0.5)), 0)
+        j1 = min(int(math.ceil((max(ay, ey1[e]) + band) / hy - 0.5)) + 1, ny)
         for j in range(j0, j1):
-            py = j + 0.5
+            py = (j + 0.5) * hy
             for i in range(i0, i1):
-                px = i + 0.5
+                px = (i + 0.5) * hx
                 t = 0.0
                 if ll > 0.0:
                     t = ((px - ax) * dx + (py - ay) * dy) / ll
@@ -69,16 +72,16 @@ def edge_distance_band(ex0, ey0, ex1, ey1, band, out):
 
 
 @njit(cache=True, parallel=True)
-def edge_distance_cells(ex0, ey0, ex1, ey1, cj, ci, out):
-    """Exact distance (cell units) to the nearest edge for the cells (cj[c], ci[c]).
+def edge_distance_cells(ex0, ey0, ex1, ey1, hx, hy, cj, ci, out):
+    """Exact distance (mm) to the nearest edge for the cells (cj[c], ci[c]).
 
     Brute force over the edges; each listed cell is written once (distinct cells), so the
     parallel loop gives the same result for any thread count.
     """
     ne = ex0.shape[0]
     for c in prange(cj.shape[0]):
-        py = cj[c] + 0.5
-        px = ci[c] + 0.5
+        py = (cj[c] + 0.5) * hy
+        px = (ci[c] + 0.5) * hx
         best = math.inf
         for e in range(ne):
             ax = ex0[e]
