@@ -23,6 +23,9 @@ Ratio ``dicompyler_over_dosecalc_<case>``: their time / ours (larger = we are fa
 
 from __future__ import annotations
 
+# Not part of the quick (CI) run: it installs dicompyler-core and pydicom < 3 into a second virtual environment.
+IN_QUICK = False
+
 import json
 import subprocess
 import sys

@@ -35,6 +35,9 @@ Quick mode (CI): both exports, Brainlab warm timing once and no cold-compile run
 
 from __future__ import annotations
 
+# Not part of the quick (CI) run: it downloads public example exports from PyPI.
+IN_QUICK = False
+
 import json
 import math
 import os

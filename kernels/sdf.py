@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import njit, prange
 
 
@@ -127,8 +128,8 @@ def _edge_coverage(d, a, b):
     return 0.5 + d / a
 
 
-@njit(cache=True, parallel=True)
-def accumulate_shape(sdf, mode, idx, w, layer, wz, hx, hy, buf, out):
+@njit(cache=True)
+def accumulate_shape(sdf, mode, idx, w, layer, wz, hx, hy, out):
     """Add the coverage of interpolated signed-distance sub-planes to lattice layers.
 
     Parameters
@@ -145,69 +146,80 @@ def accumulate_shape(sdf, mode, idx, w, layer, wz, hx, hy, buf, out):
         Planes of the stencil (unused slots: weight 0).
     w : float64 (S, 4)
     layer : int64 (S,)
-        Lattice layer the sub-plane lies in.
+        Lattice layer the sub-plane lies in, non-decreasing.
     wz : float64 (S,)
         Its thickness as a fraction of the layer.
     hx, hy : float
         Cell size (mm).
-    buf : float64 (ny, nx)
-        Work array.
     out : float64 (nz, ny, nx)
-        Receives ``wz * coverage`` added in sub-plane order (fixed order: the result does
-        not depend on the thread count; rows are written by one thread each).
+        Receives ``wz * coverage``, sub-planes added in order.  Serial: the work is
+        linear in the cells (a few sub-planes per layer), and a parallel loop tripled the
+        cold compile time (3.2 s vs 1 s).
     """
-    ny = buf.shape[0]
-    nx = buf.shape[1]
-    for s in range(mode.shape[0]):
-        m = mode[s]
-        for j in prange(ny):
-            for i in range(nx):
-                if m == 0:
-                    acc = 0.0
-                    for q in range(4):
-                        if w[s, q] != 0.0:
-                            acc += w[s, q] * sdf[idx[s, q], j, i]
-                    buf[j, i] = acc
-                else:
-                    rho = max(-sdf[idx[s, 0], j, i], 0.0)
-                    acc = 0.0
-                    for q in range(4):
-                        if w[s, q] != 0.0:
-                            r = max(sdf[idx[s, q], j, i] + rho, 0.0)
-                            acc += w[s, q] * r * r
-                    buf[j, i] = math.sqrt(max(acc, 0.0)) - rho
-        k = layer[s]
-        f = wz[s]
-        hw = 0.5 * (hx + hy)
-        for j in prange(ny):
-            for i in range(nx):
-                d = buf[j, i]
-                if d >= hw:
-                    out[k, j, i] += f
-                    continue
-                if d <= -hw:
-                    continue
-                # outward normal from the gradient of the interpolated distance
-                if 0 < i < nx - 1:
-                    gx = (buf[j, i + 1] - buf[j, i - 1]) / (2.0 * hx)
-                elif nx > 1:
-                    gx = (buf[j, 1] - buf[j, 0]) / hx if i == 0 else (buf[j, i] - buf[j, i - 1]) / hx
-                else:
+    ny = out.shape[1]
+    nx = out.shape[2]
+    ns = mode.shape[0]
+    # sub-planes of one layer are consecutive: [starts[g], starts[g + 1])
+    ng = 0
+    for s in range(ns):
+        if s == 0 or layer[s] != layer[s - 1]:
+            ng += 1
+    starts = np.empty(ng + 1, dtype=np.int64)
+    g = 0
+    for s in range(ns):
+        if s == 0 or layer[s] != layer[s - 1]:
+            starts[g] = s
+            g += 1
+    starts[ng] = ns
+    hw = 0.5 * (hx + hy)
+    for g in range(ng):
+        buf = np.empty((ny, nx))
+        for s in range(starts[g], starts[g + 1]):
+            m = mode[s]
+            for j in range(ny):
+                for i in range(nx):
+                    if m == 0:
+                        acc = 0.0
+                        for q in range(4):
+                            if w[s, q] != 0.0:
+                                acc += w[s, q] * sdf[idx[s, q], j, i]
+                        buf[j, i] = acc
+                    else:
+                        rho = max(-sdf[idx[s, 0], j, i], 0.0)
+                        acc = 0.0
+                        for q in range(4):
+                            if w[s, q] != 0.0:
+                                r = max(sdf[idx[s, q], j, i] + rho, 0.0)
+                                acc += w[s, q] * r * r
+                        buf[j, i] = math.sqrt(max(acc, 0.0)) - rho
+            k = layer[s]
+            f = wz[s]
+            for j in range(ny):
+                for i in range(nx):
+                    d = buf[j, i]
+                    if d >= hw:
+                        out[k, j, i] += f
+                        continue
+                    if d <= -hw:
+                        continue
+                    # outward normal from the gradient of the interpolated distance
                     gx = 0.0
-                if 0 < j < ny - 1:
-                    gy = (buf[j + 1, i] - buf[j - 1, i]) / (2.0 * hy)
-                elif ny > 1:
-                    gy = (buf[1, i] - buf[0, i]) / hy if j == 0 else (buf[j, i] - buf[j - 1, i]) / hy
-                else:
+                    if nx > 1:
+                        i0 = max(i - 1, 0)
+                        i1 = min(i + 1, nx - 1)
+                        gx = (buf[j, i1] - buf[j, i0]) / ((i1 - i0) * hx)
                     gy = 0.0
-                g = math.sqrt(gx * gx + gy * gy)
-                if g > 1e-12:
-                    a = abs(gx) / g * hx
-                    b = abs(gy) / g * hy
-                else:
-                    a = hx
-                    b = 0.0
-                if b > a:
-                    a, b = b, a
-                out[k, j, i] += f * _edge_coverage(d, a, b)
-
+                    if ny > 1:
+                        j0 = max(j - 1, 0)
+                        j1 = min(j + 1, ny - 1)
+                        gy = (buf[j1, i] - buf[j0, i]) / ((j1 - j0) * hy)
+                    gn = math.sqrt(gx * gx + gy * gy)
+                    if gn > 1e-12:
+                        a = abs(gx) / gn * hx
+                        b = abs(gy) / gn * hy
+                    else:
+                        a = hx
+                        b = 0.0
+                    if b > a:
+                        a, b = b, a
+                    out[k, j, i] += f * _edge_coverage(d, a, b)
