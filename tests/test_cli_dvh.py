@@ -122,3 +122,18 @@ def test_structure_dvhs_on_converted_dose_labels_quantity(synthetic_case):
     assert rep["structures"][0]["labels"]["D95%[Gy]"] == "D95%[EQD2Gy(a/b=2.5)]"
     assert d2.metric("D95%[Gy]") == pytest.approx(2 * d1.metric("D95%[Gy]"), rel=1e-12)
     assert "EQD2Gy(a/b=2.5)" in dvh_cmd.format_table(rep)
+
+
+def test_table_says_when_dose_is_per_fraction():
+    """A FRACTION-summed RTDOSE holds dose per fraction; the table must say so, or a
+    physicist could read 8 Gy per fraction as an 8 Gy course."""
+    import numpy as np
+
+    from dosecalc.commands.dvh import format_table, report
+    from dosecalc.dvh import DVH
+
+    dvh = DVH.from_samples(np.array([8.0, 8.0]), np.array([1.0, 1.0]), name="PTV")
+    for summation, expected in (("FRACTION", True), ("PLAN", False)):
+        text = format_table(report([("PTV", dvh)], ["Mean[Gy]"], {"dose_summation_type": summation}))
+        assert ("PER FRACTION" in text) is expected
+        assert "8" in text
