@@ -34,6 +34,11 @@ def best_of(fn, repeats: int = 3) -> tuple[float, object]:
     return best, result
 
 
+def best_time(fn, repeats: int = 3) -> float:
+    """Minimum wall time (s) of ``repeats`` calls."""
+    return best_of(fn, repeats)[0]
+
+
 def numpy_reference_s(n_voxels: int) -> float:
     """A fixed numpy workload on an array of the dose grid's size (sort + cumulative sum),
     used as the in-run baseline that makes timings comparable across machines."""

@@ -26,14 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-
-def _best(fn, repeats):
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+from _common import best_time
 
 
 def run(quick: bool) -> dict:
@@ -66,14 +59,14 @@ def run(quick: bool) -> dict:
 
     t = {
         "first_call_incl_compile_or_cache_load": first,
-        "eqd2_scalar_ab": _best(lambda: eqd2_grid(grid, ab, n), repeats),
-        "eqd2_label_map": _best(lambda: convert_grid(grid, table, n, labels=labels), repeats),
-        "kernel_in_place": _best(lambda: lq_convert(flat, 1.0, float(n), no_labels, one, dt,
+        "eqd2_scalar_ab": best_time(lambda: eqd2_grid(grid, ab, n), repeats),
+        "eqd2_label_map": best_time(lambda: convert_grid(grid, table, n, labels=labels), repeats),
+        "kernel_in_place": best_time(lambda: lq_convert(flat, 1.0, float(n), no_labels, one, dt,
                                                     MODEL_LQ, QUANTITY_EQD2, 0, out), repeats),
-        "numpy_scalar_ab": _best(lambda: values * (values / n + ab) / (2.0 + ab), repeats),
-        "numpy_label_map": _best(lambda: (lambda a: values * (values / n + a) / (2.0 + a))(table[labels]),
+        "numpy_scalar_ab": best_time(lambda: values * (values / n + ab) / (2.0 + ab), repeats),
+        "numpy_label_map": best_time(lambda: (lambda a: values * (values / n + a) / (2.0 + a))(table[labels]),
                                  repeats),
-        "memcopy": _best(lambda: np.copyto(out, flat), repeats),
+        "memcopy": best_time(lambda: np.copyto(out, flat), repeats),
     }
     # The kernel's answer is checked here too: a fast wrong number is no result.
     ref = values * (values / n + ab) / (2.0 + ab)

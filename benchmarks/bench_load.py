@@ -20,7 +20,6 @@ import json
 import platform
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +29,8 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.tag import Tag
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+from _common import best_time
 
 FOR_UID = "1.2.826.0.1.3680043.8.498.1"
 
@@ -123,15 +124,6 @@ def build_rtdose(path: Path, shape_frc: tuple[int, int, int]) -> int:
     return nf * nr * nc
 
 
-def _best(fn, repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
 def run(quick: bool, repeat: int = 3) -> dict:
     """Benchmark entry point of benchmarks/run.py: timings and ratios (larger = better)."""
     from dosecalc.io.load import load
@@ -152,10 +144,10 @@ def run(quick: bool, repeat: int = 3) -> dict:
                 for c in roi.ContourSequence:
                     np.asarray(c.ContourData, dtype=np.float64)
 
-        t_base = _best(pydicom_baseline, repeat)
-        t_rs = _best(lambda: read_rtstruct(rs), repeat)
-        t_rd = _best(lambda: read_rtdose(rd), repeat)
-        t_load = _best(lambda: load(tmp), repeat)
+        t_base = best_time(pydicom_baseline, repeat)
+        t_rs = best_time(lambda: read_rtstruct(rs), repeat)
+        t_rd = best_time(lambda: read_rtdose(rd), repeat)
+        t_load = best_time(lambda: load(tmp), repeat)
         sizes = {"rtstruct_mb": rs.stat().st_size / 1e6, "rtdose_mb": rd.stat().st_size / 1e6}
     return {
         "size": {"coordinates": n_coords, "dose_voxels": n_vox, **sizes},

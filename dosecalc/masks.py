@@ -791,7 +791,7 @@ def mask_samples(mask: StructureMask, grid: DoseGrid) -> tuple[np.ndarray, np.nd
     dose_gy, volume_cc : ndarray float64 (M,)
         One entry per cell inside (fraction > 0), in C order of the lattice.
     """
-    from .kernels.samples import gather_samples
+    from .kernels.samples import gather_aligned, gather_interp
 
     frac = np.ascontiguousarray(mask.fraction, dtype=np.float64)
     nz = frac.shape[0]
@@ -801,16 +801,16 @@ def mask_samples(mask: StructureMask, grid: DoseGrid) -> tuple[np.ndarray, np.nd
     n = int(plane_start[-1])
     dose = np.empty(n, dtype=np.float64)
     vol = np.empty(n, dtype=np.float64)
-    aligned = mask.index_offset is not None and _same_lattice(mask, grid)
-    offset = np.asarray(mask.index_offset if aligned else (0, 0, 0), dtype=np.int64)
     n_nan = 0
-    if n:
-        n_nan = gather_samples(frac, grid.values_gy, aligned, offset,
-                               np.asarray(grid.origin_mm, dtype=np.float64),
-                               np.asarray(grid.spacing_mm, dtype=np.float64),
-                               np.asarray(mask.origin_mm, dtype=np.float64),
-                               np.asarray(mask.spacing_mm, dtype=np.float64),
-                               float(mask.cell_volume_cc), plane_start, dose, vol)
+    if n and mask.index_offset is not None and _same_lattice(mask, grid):
+        gather_aligned(frac, grid.values_gy, np.asarray(mask.index_offset, dtype=np.int64),
+                       float(mask.cell_volume_cc), plane_start, dose, vol)
+    elif n:
+        n_nan = gather_interp(frac, grid.values_gy, np.asarray(grid.origin_mm, dtype=np.float64),
+                              np.asarray(grid.spacing_mm, dtype=np.float64),
+                              np.asarray(mask.origin_mm, dtype=np.float64),
+                              np.asarray(mask.spacing_mm, dtype=np.float64),
+                              float(mask.cell_volume_cc), plane_start, dose, vol)
     if n_nan:
         raise ParameterError(
             f"structure {mask.name!r}: the mask lattice reaches beyond the dose grid it is sampled "
