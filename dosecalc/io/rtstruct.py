@@ -18,24 +18,51 @@ Speed: pydicom converts ContourData value by value (about 2.3 us per number, 4-5
 the 2 M coordinates of a large export).  The file is read lazily, the raw bytes of every
 ContourData element are collected, joined and converted by numpy in one call, which is
 about ten times faster (see ``benchmarks/bench_load.py``).
+
+pydicom also builds one Dataset per contour item (about 50 us each, a second for the
+20 000 items of a large export).  So ROIContourSequence (3006,0039) is not parsed by
+pydicom: the dataset is read up to that element, :mod:`.rawseq` walks its bytes for the
+few attributes used here, and pydicom reads the rest of the file.  Whenever the walker
+meets anything it is not sure to read exactly as pydicom (other transfer syntaxes,
+truncated or inconsistent lengths, unexpected VRs or delimiters, values that are not
+plain integers where pydicom would convert them) or the reading ends in any error, the
+file is read again the pydicom way, so results and error messages are those of that path.
 """
 
 from __future__ import annotations
 
+import mmap
+import re
 import warnings
 
 from dataclasses import dataclass
 
 import numpy as np
 from pydicom.dataelem import RawDataElement
+from pydicom.filereader import read_dataset as pydicom_read_dataset
+from pydicom.filereader import read_partial
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from ..errors import ContourError, DicomError, GeometryError
 from ..model import ContourPlane, Structure, StructureSet
-from .scan import one_line, read_dataset
+from . import rawseq
+from .rawseq import Unsupported, Want
+from .scan import _looks_like_dicom, one_line, read_dataset
 
+ROI_CONTOUR_SEQUENCE = 0x30060039
+REFERENCED_ROI_NUMBER = 0x30060084
+DISPLAY_COLOR = 0x3006002A
+CONTOUR_SEQUENCE = 0x30060040
 CONTOUR_DATA = 0x30060050
 GEOMETRIC_TYPE = 0x30060042
 N_POINTS = 0x30060046
+_CONTOUR_WANT = {GEOMETRIC_TYPE: Want(b"CS"), N_POINTS: Want(b"IS"), CONTOUR_DATA: Want(b"DS")}
+_ROI_WANT = {REFERENCED_ROI_NUMBER: Want(b"IS"), DISPLAY_COLOR: Want(b"IS"),
+             CONTOUR_SEQUENCE: Want(b"SQ", _CONTOUR_WANT)}
+# IS values the raw path converts itself; anything else (signs, decimals, NULs, another
+# number of colour components) is left to pydicom's conversion by falling back.
+_PLAIN_INT = re.compile(rb" *([0-9]{1,9}) *")
+_PLAIN_RGB = re.compile(rb" *([0-9]{1,9}) *\\ *([0-9]{1,9}) *\\ *([0-9]{1,9}) *")
 # Contour points of one axial contour may differ in z by rounding in the exporting
 # system; more than this is a genuinely tilted contour.
 Z_TOL_MM = 1e-3
@@ -136,6 +163,14 @@ def read_rtstruct(path, ds=None) -> tuple[StructureSet, list[str]]:
     ContourError, GeometryError, DicomError
     """
     path = str(path)
+    fast = _raw_read(path) if ds is None else _raw_from_dataset(ds)
+    if fast is not None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return _read(fast[0], path, fast[1])
+        except Exception:  # noqa: BLE001 - the pydicom path below gives the result or the error
+            pass
     if ds is None:
         ds = read_dataset(path)
     try:
@@ -148,7 +183,159 @@ def read_rtstruct(path, ds=None) -> tuple[StructureSet, list[str]]:
         raise DicomError(f"RT Structure Set cannot be read ({type(exc).__name__}: {one_line(exc)})", path=path) from exc
 
 
-def _read(ds, path: str) -> tuple[StructureSet, list[str]]:
+class _Merged:
+    """The attributes before and after ROIContourSequence, read separately; later ones
+    win, as in one pydicom read where a repeated tag replaces the earlier element."""
+
+    def __init__(self, head, tail) -> None:
+        self._head, self._tail = head, tail
+
+    def get(self, keyword: str, default=None):
+        if keyword in self._tail:
+            return self._tail.get(keyword, default)
+        return self._head.get(keyword, default)
+
+
+def _stop_at_contours(tag, vr, length) -> bool:
+    return tag == ROI_CONTOUR_SEQUENCE
+
+
+def _raw_read(path: str):
+    """(dataset without ROIContourSequence, raw ROI items) or None to read with pydicom."""
+    try:
+        ok, force = _looks_like_dicom(path)
+        if not ok:
+            return None
+        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                head = read_partial(mm, _stop_at_contours, force=force)
+                meta = getattr(head, "file_meta", None)
+                syntax = str(meta.get("TransferSyntaxUID", "") or "") if meta is not None else ""
+                implicit, little = head.original_encoding
+                # Any other syntax may have been decompressed or byte-swapped by pydicom:
+                # the file offset would not point into the data it read.
+                if syntax not in ("", ImplicitVRLittleEndian, ExplicitVRLittleEndian) or not little:
+                    return None
+                items, end = rawseq.sequence_element(mm, mm.tell(), ROI_CONTOUR_SEQUENCE,
+                                                     implicit_vr=bool(implicit), wanted=_ROI_WANT)
+                mm.seek(end)
+                tail = pydicom_read_dataset(mm, bool(implicit), True,
+                                            parent_encoding=head.original_character_set)
+        if ROI_CONTOUR_SEQUENCE in tail:
+            return None
+        return _Merged(head, tail), items
+    except Exception:  # noqa: BLE001 - Unsupported or any reader failure: the pydicom path decides
+        return None
+
+
+def _raw_from_dataset(ds):
+    """Raw ROI items from an already read dataset whose ROIContourSequence pydicom has
+    kept undecoded (a defined-length sequence not yet accessed); None otherwise."""
+    try:
+        elem = ds.get_item(ROI_CONTOUR_SEQUENCE)
+        if (not isinstance(elem, RawDataElement) or not elem.is_little_endian or elem.value is None
+                or elem.length != len(elem.value)
+                or (not elem.is_implicit_VR and elem.VR != "SQ")):
+            return None
+        return ds, rawseq.sequence_value(elem.value, implicit_vr=bool(elem.is_implicit_VR), wanted=_ROI_WANT)
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _plain_int(raw) -> int:
+    m = _PLAIN_INT.fullmatch(raw) if raw is not None else None
+    if m is None:
+        raise Unsupported("not a plain integer")
+    return int(m.group(1))
+
+
+def _decode(raw) -> str:
+    """A short text value as ``_text`` gives it for a raw pydicom element."""
+    return "" if raw is None else raw.decode("latin-1").strip(" \x00")
+
+
+class _Collector:
+    """Contours of the whole file: raw ContourData chunks back to back, plus the few
+    already converted by pydicom."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.contours: list[_Contour] = []
+        self.converted: dict[int, np.ndarray] = {}  # contour index -> values already converted
+        self.pos = 0
+
+    def add(self, number: int, kind: str, declared: int | None, raw, arr) -> None:
+        if arr is not None:
+            self.converted[len(self.contours)] = arr
+            self.contours.append(_Contour(number, kind, declared, -1, arr.size))
+            return
+        count = raw.count(b"\\") + 1 if raw.strip() else 0
+        if count:
+            self.chunks.append(raw)
+        self.contours.append(_Contour(number, kind, declared, self.pos, count))
+        self.pos += count
+
+
+def _collect_pydicom(ds, roi_info, path, notes, acc: _Collector) -> None:
+    for item in ds.get("ROIContourSequence", None) or []:
+        ref = item.get("ReferencedROINumber")
+        if ref is None:
+            raise DicomError("an item of ROIContourSequence has no ReferencedROINumber", path=path)
+        number = _int(ref, "ReferencedROINumber", path)
+        if number not in roi_info:
+            notes.append(f"{path}: ROIContourSequence refers to ROI number {number}, absent from "
+                         f"StructureSetROISequence; its contours are ignored")
+            continue
+        color = item.get("ROIDisplayColor")
+        if color is not None:
+            try:
+                rgb = tuple(int(c) for c in color)
+                if len(rgb) == 3:
+                    roi_info[number]["color"] = rgb
+            except (TypeError, ValueError):
+                pass
+        for citem in item.get("ContourSequence", None) or []:
+            kind = _text(citem, GEOMETRIC_TYPE).upper()
+            declared = _text(citem, N_POINTS)
+            declared = None if declared == "" else _int(declared, "NumberOfContourPoints", path)
+            raw, arr = _raw_bytes(citem)
+            if raw is None and arr is None:
+                if declared:
+                    raise ContourError(f"ROI '{roi_info[number]['name']}': a contour declares {declared} "
+                                       f"points but has no ContourData (3006,0050)", path=path)
+                continue
+            acc.add(number, kind, declared, raw, arr)
+
+
+def _collect_raw(items, roi_info, path, notes, acc: _Collector) -> None:
+    """The loop of :func:`_collect_pydicom` over the walker's items.  Errors need not match
+    that loop's: any exception here sends the file through the pydicom path."""
+    for item in items:
+        number = _plain_int(item.get(REFERENCED_ROI_NUMBER))
+        if number not in roi_info:
+            notes.append(f"{path}: ROIContourSequence refers to ROI number {number}, absent from "
+                         f"StructureSetROISequence; its contours are ignored")
+            continue
+        color = item.get(DISPLAY_COLOR)
+        if color is not None:
+            m = _PLAIN_RGB.fullmatch(color)
+            if m is None:
+                raise Unsupported("ROIDisplayColor is not three plain integers")
+            roi_info[number]["color"] = (int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        for citem in item.get(CONTOUR_SEQUENCE) or ():
+            kind = _decode(citem.get(GEOMETRIC_TYPE)).upper()
+            declared = _decode(citem.get(N_POINTS))
+            declared = None if declared == "" else _int(declared, "NumberOfContourPoints", path)
+            raw = citem.get(CONTOUR_DATA)
+            if raw is None:
+                if declared:
+                    raise Unsupported("a contour without ContourData")
+                continue
+            acc.add(number, kind, declared, raw, None)
+
+
+def _read(ds, path: str, raw_items=None) -> tuple[StructureSet, list[str]]:
     notes: list[str] = []
     for_uid = None
     for item in ds.get("ReferencedFrameOfReferenceSequence", None) or []:
@@ -179,47 +366,12 @@ def _read(ds, path: str) -> tuple[StructureSet, list[str]]:
         if number in roi_info:
             roi_info[number]["type"] = str(item.get("RTROIInterpretedType", "") or "").strip()
 
-    chunks: list[bytes] = []
-    contours: list[_Contour] = []
-    converted: dict[int, np.ndarray] = {}  # contour index -> values already converted
-    pos = 0
-    for item in ds.get("ROIContourSequence", None) or []:
-        ref = item.get("ReferencedROINumber")
-        if ref is None:
-            raise DicomError("an item of ROIContourSequence has no ReferencedROINumber", path=path)
-        number = _int(ref, "ReferencedROINumber", path)
-        if number not in roi_info:
-            notes.append(f"{path}: ROIContourSequence refers to ROI number {number}, absent from "
-                         f"StructureSetROISequence; its contours are ignored")
-            continue
-        color = item.get("ROIDisplayColor")
-        if color is not None:
-            try:
-                rgb = tuple(int(c) for c in color)
-                if len(rgb) == 3:
-                    roi_info[number]["color"] = rgb
-            except (TypeError, ValueError):
-                pass
-        for citem in item.get("ContourSequence", None) or []:
-            kind = _text(citem, GEOMETRIC_TYPE).upper()
-            declared = _text(citem, N_POINTS)
-            declared = None if declared == "" else _int(declared, "NumberOfContourPoints", path)
-            raw, arr = _raw_bytes(citem)
-            if raw is None and arr is None:
-                if declared:
-                    raise ContourError(f"ROI '{roi_info[number]['name']}': a contour declares {declared} "
-                                       f"points but has no ContourData (3006,0050)", path=path)
-                continue
-            if arr is not None:
-                converted[len(contours)] = arr
-                count = arr.size
-                contours.append(_Contour(number, kind, declared, -1, count))
-                continue
-            count = raw.count(b"\\") + 1 if raw.strip() else 0
-            if count:
-                chunks.append(raw)
-            contours.append(_Contour(number, kind, declared, pos, count))
-            pos += count
+    acc = _Collector()
+    if raw_items is None:
+        _collect_pydicom(ds, roi_info, path, notes, acc)
+    else:
+        _collect_raw(raw_items, roi_info, path, notes, acc)
+    chunks, contours, converted, pos = acc.chunks, acc.contours, acc.converted, acc.pos
 
     values = _parse_joined(chunks, path)
     if values.size != pos:  # cannot happen unless a value holds an escaped separator
