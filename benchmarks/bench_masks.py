@@ -3,7 +3,9 @@
 Full mode: 1 mm grid (~17 M voxels), 43 structures; quick mode (CI): 3 mm grid.  Per
 step, summed over the structures (warm, best of a few runs): contour preparation
 (flattening, topology), rasterisation, sample extraction (``mask_samples``), DVH build;
-plus the DVH section of ``case.dvhs()`` as a whole and the cells / samples produced.
+plus the DVH section of ``case.dvhs()`` as a whole (with numba's thread count, and on one
+thread: big masks, samples and sorts are split over threads, see
+``dosecalc.kernels.samples``) and the cells / samples produced.
 Ratio: a fixed numpy workload on an array of the grid's size (sort + cumsum) divided by
 our time (larger is better), so the figures compare across machines.
 """
@@ -60,18 +62,28 @@ def run(quick: bool) -> dict:
         c.dvhs()
         return time.perf_counter() - t0
 
+    import numba
+
     repeats = 2 if quick else 3
     dvhs_s = min(all_dvhs() for _ in range(repeats))
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        dvhs_1_s = min(all_dvhs() for _ in range(repeats))
+    finally:
+        numba.set_num_threads(threads)
     steps = min((_steps(case) for _ in range(repeats)), key=lambda r: sum(
         r[k] for k in ("prepare", "rasterise", "samples", "dvh_build")))
     load_s, _ = best_of(lambda: dosecalc.load(path).dose.values_gy, repeats)
     n = int(case.dose.values_gy.size)
     ref = numpy_reference_s(n)
-    timings = {"load_warm": load_s, "all_dvhs_warm": dvhs_s, "numpy_reference": ref}
+    timings = {"load_warm": load_s, "all_dvhs_warm": dvhs_s, "all_dvhs_warm_1_thread": dvhs_1_s,
+               "load_and_all_dvhs_warm": load_s + dvhs_s, "numpy_reference": ref}
     timings.update({f"step_{k}": steps[k] for k in ("prepare", "rasterise", "samples", "dvh_build")})
     return {
         "size": {"voxels": n, "structures": sum(1 for s in case.structures if s.has_volume),
-                 "spacing_mm": spacing, "mask_cells": steps["cells"], "samples": steps["samples_n"]},
+                 "spacing_mm": spacing, "mask_cells": steps["cells"], "samples": steps["samples_n"],
+                 "threads": threads},
         "timings_s": timings,
         "ratios": {"numpy_reference_over_all_dvhs": ref / dvhs_s,
                    "numpy_reference_over_load_and_dvhs": ref / (load_s + dvhs_s)},

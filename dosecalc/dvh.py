@@ -201,7 +201,7 @@ class DVH:
             Mismatched shapes, non-finite doses, negative or non-finite volumes, bad
             ``outside_cc``/``prescription_gy``/``mode``/``bin_gy``, or no volume at all.
         """
-        from .kernels.dvh import sample_stats, weighted_histogram
+        from .kernels.dvh import sample_stats, stable_argsort, weighted_histogram
 
         label = f" of {name!r}" if name else ""
         d = np.ascontiguousarray(np.asarray(dose_gy, dtype=np.float64).ravel())
@@ -252,7 +252,7 @@ class DVH:
         elif chosen == "exact":
             keep = v > 0.0
             ds, vs = (d[keep], v[keep]) if not keep.all() else (d, v)
-            order = np.argsort(-ds, kind="stable")
+            order = stable_argsort(-ds)
             ds = ds[order]
             vs = vs[order]
             mid = np.cumsum(vs) - 0.5 * vs

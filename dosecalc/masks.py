@@ -790,12 +790,21 @@ def mask_samples(mask: StructureMask, grid: DoseGrid) -> tuple[np.ndarray, np.nd
     -------
     dose_gy, volume_cc : ndarray float64 (M,)
         One entry per cell inside (fraction > 0), in C order of the lattice.
+
+    Notes
+    -----
+    Boxes of more than :data:`dosecalc.kernels.samples.MIN_SPLIT_WORK` cells are done as
+    ranges of planes on ``numba.get_num_threads()`` threads; every plane writes its own
+    slice of the output, so the samples are the same bits whatever the thread count.
     """
-    from .kernels.samples import gather_aligned, gather_interp
+    from .kernels.samples import count_planes, gather_aligned, gather_interp
+    from .kernels.threads import plane_ranges, run_ranges
 
     frac = np.ascontiguousarray(mask.fraction, dtype=np.float64)
     nz = frac.shape[0]
-    counts = np.count_nonzero(frac.reshape(nz, -1) > 0.0, axis=1) if frac.size else np.zeros(nz, np.int64)
+    # big boxes run as ranges of planes on a few threads (see dosecalc.kernels.samples)
+    counts = np.zeros(nz, dtype=np.int64)
+    run_ranges(count_planes, plane_ranges(nz, frac.size), frac, counts)
     plane_start = np.zeros(nz + 1, dtype=np.int64)
     np.cumsum(counts, out=plane_start[1:])
     n = int(plane_start[-1])
@@ -803,14 +812,16 @@ def mask_samples(mask: StructureMask, grid: DoseGrid) -> tuple[np.ndarray, np.nd
     vol = np.empty(n, dtype=np.float64)
     n_nan = 0
     if n and mask.index_offset is not None and _same_lattice(mask, grid):
-        gather_aligned(frac, grid.values_gy, np.asarray(mask.index_offset, dtype=np.int64),
-                       float(mask.cell_volume_cc), plane_start, dose, vol)
+        run_ranges(gather_aligned, plane_ranges(nz, frac.size, plane_start), frac, grid.values_gy,
+                   np.asarray(mask.index_offset, dtype=np.int64), float(mask.cell_volume_cc),
+                   plane_start, dose, vol)
     elif n:
-        n_nan = gather_interp(frac, grid.values_gy, np.asarray(grid.origin_mm, dtype=np.float64),
-                              np.asarray(grid.spacing_mm, dtype=np.float64),
-                              np.asarray(mask.origin_mm, dtype=np.float64),
-                              np.asarray(mask.spacing_mm, dtype=np.float64),
-                              float(mask.cell_volume_cc), plane_start, dose, vol)
+        n_nan = sum(run_ranges(gather_interp, plane_ranges(nz, frac.size, plane_start), frac,
+                               grid.values_gy, np.asarray(grid.origin_mm, dtype=np.float64),
+                               np.asarray(grid.spacing_mm, dtype=np.float64),
+                               np.asarray(mask.origin_mm, dtype=np.float64),
+                               np.asarray(mask.spacing_mm, dtype=np.float64),
+                               float(mask.cell_volume_cc), plane_start, dose, vol))
     if n_nan:
         raise ParameterError(
             f"structure {mask.name!r}: the mask lattice reaches beyond the dose grid it is sampled "

@@ -1,10 +1,20 @@
-"""DVH kernels: one pass over (dose, volume) samples for exact statistics, one weighted
-histogram.
+"""DVH kernels: exact statistics of (dose, volume) samples, a weighted histogram, a
+stable sort.
 
-Both loops are serial: they are memory bound (a few ns per sample, ~20 ms for 10 M
-samples), and a serial loop sums in a fixed order, so the result is bit-identical for
-any numba thread count.  Sums use Neumaier's compensated summation so that the total
-volume and the mean of millions of samples keep full float64 accuracy.
+Sums and histogram bins are accumulated serially in sample order, so they are
+bit-identical for any thread count and to a plain serial pass: a DVH metric that sits
+exactly on a step of the curve (a dose grid's discrete values, the Nelms 2015 gradients)
+can move to the next step on a last-bit change of a cumulative volume (measured: cutting
+the histogram into blocks summed afterwards moved a Nelms D95 by 2 %), so the order of
+these additions is part of the result.  The passes are memory-light and fast (about
+2 ns per sample); splitting them into an order-free part on threads and a serial part
+read the samples twice and was slower as soon as a core was busy.  What is free of order
+runs on a few threads: the two halves of a sort (:func:`stable_argsort`).
+
+The loops release the GIL (``nogil=True``); threads over serial kernels cost nothing to
+compile, where each ``parallel=True`` kernel adds one to two seconds to a cold start.
+Sums use Neumaier's compensated summation, so the total volume and the mean of millions
+of samples keep full float64 accuracy.
 """
 
 from __future__ import annotations
@@ -12,8 +22,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .threads import run_ranges, worker_count
 
-@njit(cache=True)
+
+@njit(cache=True, nogil=True)
 def sample_stats(dose, volume):
     """Exact statistics of weighted samples, ignoring samples of zero volume.
 
@@ -43,20 +55,19 @@ def sample_stats(dose, volume):
     n_bad_volume = 0
     for i in range(dose.shape[0]):
         v = volume[i]
-        if not (v >= 0.0) or v == np.inf:
-            n_bad_volume += 1
-            continue
-        if v == 0.0:
-            continue
         d = dose[i]
-        if not np.isfinite(d):
-            n_bad_dose += 1
-            continue
+        # one well-predicted test for the common case, the rare ones sorted out after:
+        # about twice as fast as testing volume and dose in turn
+        if not (v > 0.0 and v < np.inf and abs(d) < np.inf):
+            if not (v >= 0.0) or v == np.inf:
+                n_bad_volume += 1
+            elif v > 0.0:
+                n_bad_dose += 1
+            continue  # zero volume: not a sample
         n_used += 1
-        if d < dmin:
-            dmin = d
-        if d > dmax:
-            dmax = d
+        # selects rather than branches; on ties the first value stays, as with ``if``
+        dmin = d if d < dmin else dmin
+        dmax = d if d > dmax else dmax
         # Neumaier: keep the low-order bits lost by each addition.
         t = sv + v
         if abs(sv) >= abs(v):
@@ -77,9 +88,9 @@ def sample_stats(dose, volume):
     return dmin, dmax, sv + cv, sdv + cdv, n_used, n_bad_dose, n_bad_volume
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def weighted_histogram(dose, volume, lo, width, hist):
-    """Add each sample's volume to its dose bin.
+    """Add each sample's volume to its dose bin, in sample order.
 
     Bin ``k`` holds doses in ``[lo + k width, lo + (k + 1) width)``; doses below ``lo``
     go to bin 0 and doses at or above the last edge to the last bin (the caller chooses
@@ -107,3 +118,58 @@ def weighted_histogram(dose, volume, lo, width, hist):
         elif k >= nb:
             k = nb - 1
         hist[k] += v
+
+
+# Below this many samples one thread sorts them all (the merge would not pay).
+SPLIT_SORT_MIN = 32_768
+
+
+@njit(cache=True, nogil=True)
+def merge_sorted_runs(keys, order, mid, out):
+    """Merge ``order[:mid]`` and ``order[mid:]``, each an index order sorting ``keys``
+    ascending with ties in index order, into ``out``: the stable ascending order of all
+    of ``keys`` (on ties the first run, whose indices are the smaller, goes first)."""
+    n = order.shape[0]
+    i = 0
+    j = mid
+    m = 0
+    while i < mid and j < n:
+        if keys[order[j]] < keys[order[i]]:
+            out[m] = order[j]
+            j += 1
+        else:
+            out[m] = order[i]
+            i += 1
+        m += 1
+    while i < mid:
+        out[m] = order[i]
+        i += 1
+        m += 1
+    while j < n:
+        out[m] = order[j]
+        j += 1
+        m += 1
+
+
+def _argsort_part(keys, order, a, b):
+    order[a:b] = np.argsort(keys[a:b], kind="stable")
+    order[a:b] += a
+
+
+def stable_argsort(keys):
+    """``np.argsort(keys, kind="stable")`` (the same permutation), with the two halves
+    sorted on two threads (numpy releases the GIL while sorting) and merged.
+
+    Parameters
+    ----------
+    keys : float64 array (N,), no NaN
+    """
+    n = keys.shape[0]
+    if n < SPLIT_SORT_MIN or worker_count() <= 1:
+        return np.argsort(keys, kind="stable")
+    mid = n // 2
+    order = np.empty(n, dtype=np.int64)
+    run_ranges(_argsort_part, [(0, mid), (mid, n)], keys, order)
+    out = np.empty(n, dtype=np.int64)
+    merge_sorted_runs(keys, order, mid, out)
+    return out

@@ -148,7 +148,6 @@ def scanline_coverage(us, vs, poly_start, c0, c1, sign, n_sub, plane):
             plane[j, i] = min(max(acc, 0.0), 1.0)
 
 
-@njit(cache=True)
 def rasterise(us, vs, poly_start, plane_start, sign, fallback, slab_lo, slab_hi, out):
     """Fractional volume of every lattice cell inside the slabs of the contour planes.
 
@@ -162,13 +161,30 @@ def rasterise(us, vs, poly_start, plane_start, sign, fallback, slab_lo, slab_hi,
         sorted and non-overlapping.  Planes with ``fallback == 1`` are skipped.
     out : float64 (nz, ny, nx), zero on entry
         Receives the fraction of each cell inside the structure.
+
+    Notes
+    -----
+    Layers are independent, so a big box is done as ranges of layers on a few threads
+    (:func:`dosecalc.kernels.samples.run_ranges`); every layer is computed the same way
+    whatever the split, so the result does not depend on the thread count.
+    """
+    from .threads import plane_ranges, run_ranges
+
+    run_ranges(rasterise_layers, plane_ranges(out.shape[0], out.size), us, vs, poly_start,
+               plane_start, sign, fallback, slab_lo, slab_hi, out)
+
+
+@njit(cache=True, nogil=True)
+def rasterise_layers(us, vs, poly_start, plane_start, sign, fallback, slab_lo, slab_hi, out, k0, k1):
+    """Layers ``[k0, k1)`` of :func:`rasterise` (same arguments); serial and GIL-free.
+
+    A ``parallel=True`` loop over layers would cost about a second more of cold
+    compilation; the caller's threads do the same for nothing.
     """
     nz, ny, nx = out.shape
     nplanes = slab_lo.shape[0]
-    # serial: the edge work is small next to the prefix sums, which are memory bound, and a
-    # parallel kernel costs about a second more of cold compilation
     p0 = 0
-    for k in range(nz):
+    for k in range(k0, k1):
         zlo = float(k)
         zhi = zlo + 1.0
         layer = out[k]

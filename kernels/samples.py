@@ -1,28 +1,57 @@
 """Dose samples of a fractional mask: one (dose, volume) pair per cell with fraction > 0.
 
 Each z plane of the mask box writes to its own slice of the output (offsets from a prefix
-sum of per-plane counts done by the caller), so the samples come out in C order of the
-lattice whatever the thread count.
+sum of per-plane counts, :func:`count_planes`), so the samples come out in C order of the
+lattice whatever the split of the work.
 
 * :func:`gather_aligned`: the lattice is the dose grid's own voxels (large structures:
-  a Body of 10 M voxels); parallel over planes, a plain gather.
-* :func:`gather_interp`: a sub-voxel lattice (small structures, boxes of ~1 M cells);
+  a Body of 10 M voxels); a plain gather.
+* :func:`gather_interp`: a sub-voxel lattice (small structures, boxes of ~1-4 M cells);
   dose trilinear at the centres of inside cells only (a box around a round structure is
-  half empty).  Serial: a parallel loop around the inlined interpolation costs seconds of
-  compilation on a cold start for little gain on such boxes.
+  half empty).
+
+Threads: the kernels are serial, release the GIL (``nogil=True``) and work on a range of
+planes ``[k0, k1)``; :func:`dosecalc.kernels.threads.run_ranges` runs the ranges of a big
+input on a few Python threads.  A ``parallel=True`` kernel around the inlined interpolation would cost one to
+two seconds of compilation on every cold start (the sub-voxel boxes of a 2.5 mm grid are
+as big as those of a 1 mm grid, so a size threshold would not spare the demo), while
+threads over a serial kernel cost nothing to compile.  Every range writes only its own
+planes and the kernels return integer counts, so the result does not depend on how many
+threads there are.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from .interp import _interp_one
+from .interp import _axis
 
 
-@njit(cache=True, parallel=True)
-def gather_aligned(frac, values, offset, cell_cc, plane_start, out_dose, out_vol):
-    """Samples of a mask on the dose grid's own voxels.
+@njit(cache=True, nogil=True)
+def count_planes(frac, counts, k0, k1):
+    """Number of cells with fraction > 0 in each plane ``k`` of ``[k0, k1)``.
+
+    Parameters
+    ----------
+    frac : float64 (nz, ny, nx)
+        Fraction of each cell inside the structure.
+    counts : int64 (nz,)
+        Receives the count of planes ``k0 .. k1 - 1``.
+    """
+    ny, nx = frac.shape[1], frac.shape[2]
+    for k in range(k0, k1):
+        c = 0
+        for j in range(ny):
+            for i in range(nx):
+                if frac[k, j, i] > 0.0:
+                    c += 1
+        counts[k] = c
+
+
+@njit(cache=True, nogil=True)
+def gather_aligned(frac, values, offset, cell_cc, plane_start, out_dose, out_vol, k0, k1):
+    """Samples of planes ``[k0, k1)`` of a mask on the dose grid's own voxels.
 
     Parameters
     ----------
@@ -36,9 +65,16 @@ def gather_aligned(frac, values, offset, cell_cc, plane_start, out_dose, out_vol
         Index of the first output sample of each z plane (prefix sum of counts).
     out_dose, out_vol : float64 (plane_start[-1],)
         Receive the dose (Gy) and volume (cc) of each voxel with fraction > 0.
+    k0, k1 : int
+        Planes to do.
+
+    Returns
+    -------
+    int
+        0 (the same return convention as :func:`gather_interp`).
     """
-    nz, ny, nx = frac.shape
-    for k in prange(nz):
+    ny, nx = frac.shape[1], frac.shape[2]
+    for k in range(k0, k1):
         j_out = plane_start[k]
         for j in range(ny):
             for i in range(nx):
@@ -47,35 +83,63 @@ def gather_aligned(frac, values, offset, cell_cc, plane_start, out_dose, out_vol
                     out_dose[j_out] = values[offset[0] + k, offset[1] + j, offset[2] + i]
                     out_vol[j_out] = f * cell_cc
                     j_out += 1
+    return 0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def gather_interp(frac, values, origin, spacing, m_origin, m_spacing, cell_cc, plane_start,
-                  out_dose, out_vol):
-    """Samples of a mask on a sub-voxel lattice, dose trilinear at the cell centres.
+                  out_dose, out_vol, k0, k1):
+    """Samples of planes ``[k0, k1)`` of a mask on a sub-voxel lattice, dose trilinear at
+    the cell centres.
 
     ``origin``/``spacing`` describe the dose grid and ``m_origin``/``m_spacing`` the
-    lattice, (x, y, z) in mm; other arguments as in :func:`gather_aligned`.
+    lattice, (x, y, z) in mm; other arguments as in :func:`gather_aligned`.  The dose is
+    that of :func:`dosecalc.kernels.interp.trilinear_points` (NaN beyond the grid), with
+    the same arithmetic: the split of each lattice column into voxel indices and weight
+    is computed once per call instead of once per cell.
 
     Returns
     -------
     int
         Number of samples whose dose is NaN (cell centre outside the dose grid).
     """
-    nz, ny, nx = frac.shape
+    gz, gy, gx = values.shape
+    ny, nx = frac.shape[1], frac.shape[2]
+    xi0 = np.empty(nx, dtype=np.int64)
+    xi1 = np.empty(nx, dtype=np.int64)
+    xw = np.empty(nx)
+    for i in range(nx):
+        fx = (m_origin[0] + i * m_spacing[0] - origin[0]) / spacing[0]
+        xi0[i], xi1[i], xw[i] = _axis(fx, gx)
     n_nan = 0
-    for k in range(nz):
+    for k in range(k0, k1):
         j_out = plane_start[k]
         fz = (m_origin[2] + k * m_spacing[2] - origin[2]) / spacing[2]
+        z0, z1, wz = _axis(fz, gz)
         for j in range(ny):
             fy = (m_origin[1] + j * m_spacing[1] - origin[1]) / spacing[1]
+            y0, y1, wy = _axis(fy, gy)
+            row_out = z0 < 0 or y0 < 0
             for i in range(nx):
                 f = frac[k, j, i]
                 if f > 0.0:
-                    fx = (m_origin[0] + i * m_spacing[0] - origin[0]) / spacing[0]
-                    d = _interp_one(values, fx, fy, fz, np.nan)
-                    if d != d:
+                    x0 = xi0[i]
+                    if row_out or x0 < 0:
+                        d = np.nan
                         n_nan += 1
+                    else:
+                        x1 = xi1[i]
+                        wx = xw[i]
+                        # the expression of interp._interp_one, term for term
+                        c00 = values[z0, y0, x0] * (1.0 - wx) + values[z0, y0, x1] * wx
+                        c01 = values[z0, y1, x0] * (1.0 - wx) + values[z0, y1, x1] * wx
+                        c10 = values[z1, y0, x0] * (1.0 - wx) + values[z1, y0, x1] * wx
+                        c11 = values[z1, y1, x0] * (1.0 - wx) + values[z1, y1, x1] * wx
+                        c0 = c00 * (1.0 - wy) + c01 * wy
+                        c1 = c10 * (1.0 - wy) + c11 * wy
+                        d = c0 * (1.0 - wz) + c1 * wz
+                        if d != d:
+                            n_nan += 1
                     out_dose[j_out] = d
                     out_vol[j_out] = f * cell_cc
                     j_out += 1
