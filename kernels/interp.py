@@ -40,6 +40,12 @@ def _interp_one(values, fx, fy, fz, fill):
     z0, z1, wz = _axis(fz, nz)
     if x0 < 0 or y0 < 0 or z0 < 0:
         return fill
+    return _blend(values, z0, z1, wz, y0, y1, wy, x0, x1, wx)
+
+
+@njit(cache=True, inline="always")
+def _blend(values, z0, z1, wz, y0, y1, wy, x0, x1, wx):
+    """Trilinear blend of the 8 voxels around a point, from the :func:`_axis` splits."""
     c00 = values[z0, y0, x0] * (1.0 - wx) + values[z0, y0, x1] * wx
     c01 = values[z0, y1, x0] * (1.0 - wx) + values[z0, y1, x1] * wx
     c10 = values[z1, y0, x0] * (1.0 - wx) + values[z1, y0, x1] * wx

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .interp import _axis
+from .interp import _axis, _blend
 
 
 @njit(cache=True, nogil=True)
@@ -128,16 +128,7 @@ def gather_interp(frac, values, origin, spacing, m_origin, m_spacing, cell_cc, p
                         d = np.nan
                         n_nan += 1
                     else:
-                        x1 = xi1[i]
-                        wx = xw[i]
-                        # the expression of interp._interp_one, term for term
-                        c00 = values[z0, y0, x0] * (1.0 - wx) + values[z0, y0, x1] * wx
-                        c01 = values[z0, y1, x0] * (1.0 - wx) + values[z0, y1, x1] * wx
-                        c10 = values[z1, y0, x0] * (1.0 - wx) + values[z1, y0, x1] * wx
-                        c11 = values[z1, y1, x0] * (1.0 - wx) + values[z1, y1, x1] * wx
-                        c0 = c00 * (1.0 - wy) + c01 * wy
-                        c1 = c10 * (1.0 - wy) + c11 * wy
-                        d = c0 * (1.0 - wz) + c1 * wz
+                        d = _blend(values, z0, z1, wz, y0, y1, wy, x0, xi1[i], xw[i])
                         if d != d:
                             n_nan += 1
                     out_dose[j_out] = d

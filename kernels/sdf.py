@@ -22,6 +22,19 @@ import numpy as np
 from numba import njit, prange
 
 
+@njit(cache=True, inline="always")
+def _segment_d2(px, py, ax, ay, dx, dy, ll):
+    """Squared distance from (px, py) to the segment from (ax, ay) along (dx, dy),
+    ``ll = dx^2 + dy^2`` (a zero-length segment is its start point)."""
+    t = 0.0
+    if ll > 0.0:
+        t = ((px - ax) * dx + (py - ay) * dy) / ll
+        t = min(max(t, 0.0), 1.0)
+    qx = ax + t * dx - px
+    qy = ay + t * dy - py
+    return qx * qx + qy * qy
+
+
 @njit(cache=True)
 def edge_distance_band(ex0, ey0, ex1, ey1, hx, hy, band, out):
     """Distance (mm) from every cell centre to the nearest edge, exact below ``band``.
@@ -58,13 +71,7 @@ def edge_distance_band(ex0, ey0, ex1, ey1, hx, hy, band, out):
             py = (j + 0.5) * hy
             for i in range(i0, i1):
                 px = (i + 0.5) * hx
-                t = 0.0
-                if ll > 0.0:
-                    t = ((px - ax) * dx + (py - ay) * dy) / ll
-                    t = min(max(t, 0.0), 1.0)
-                qx = ax + t * dx - px
-                qy = ay + t * dy - py
-                d2 = qx * qx + qy * qy
+                d2 = _segment_d2(px, py, ax, ay, dx, dy, ll)
                 if d2 < out[j, i]:
                     out[j, i] = d2
     for j in range(ny):
@@ -90,13 +97,7 @@ def edge_distance_cells(ex0, ey0, ex1, ey1, hx, hy, cj, ci, out):
             dx = ex1[e] - ax
             dy = ey1[e] - ay
             ll = dx * dx + dy * dy
-            t = 0.0
-            if ll > 0.0:
-                t = ((px - ax) * dx + (py - ay) * dy) / ll
-                t = min(max(t, 0.0), 1.0)
-            qx = ax + t * dx - px
-            qy = ay + t * dy - py
-            d2 = qx * qx + qy * qy
+            d2 = _segment_d2(px, py, ax, ay, dx, dy, ll)
             if d2 < best:
                 best = d2
         out[cj[c], ci[c]] = math.sqrt(best)

@@ -38,8 +38,6 @@ BitsAllocated / 8 from the raw element before any array is allocated.
 
 from __future__ import annotations
 
-import warnings
-
 import json
 import math
 
@@ -47,7 +45,7 @@ import numpy as np
 
 from ..errors import DicomError, GeometryError, MissingAttributeError, ParameterError
 from ..model import DoseGrid
-from .scan import one_line, read_dataset
+from .scan import guarded, one_line, read_dataset
 
 PIXEL_DATA = 0x7FE00010
 # Direction cosines within this of 0 or 1 count as axis-aligned (0.006 degrees: under
@@ -233,14 +231,7 @@ def read_rtdose(path, *, prescription_gy: float | None = None, ds=None) -> DoseG
     path = str(path)
     if ds is None:
         ds = read_dataset(path)
-    try:
-        with warnings.catch_warnings():  # pydicom warns on non-conformant values it still reads
-            warnings.simplefilter("ignore")
-            return _read(ds, path, prescription_gy)
-    except (DicomError, ParameterError):
-        raise
-    except Exception as exc:
-        raise DicomError(f"RT Dose cannot be read ({type(exc).__name__}: {one_line(exc)})", path=path) from exc
+    return guarded("RT Dose", path, _read, ds, path, prescription_gy)
 
 
 def _read(ds, path: str, prescription_gy: float | None) -> DoseGrid:

@@ -9,13 +9,12 @@
 
 from __future__ import annotations
 
-import warnings
 
 import math
 
 from ..errors import DicomError
 from ..model import Plan
-from .scan import one_line, read_dataset
+from .scan import guarded, read_dataset
 
 
 def read_rtplan(path, ds=None) -> tuple[Plan, list[str]]:
@@ -36,14 +35,7 @@ def read_rtplan(path, ds=None) -> tuple[Plan, list[str]]:
     path = str(path)
     if ds is None:
         ds = read_dataset(path, stop_before_pixels=True)
-    try:
-        with warnings.catch_warnings():  # pydicom warns on non-conformant values it still reads
-            warnings.simplefilter("ignore")
-            return _read(ds, path)
-    except DicomError:
-        raise
-    except Exception as exc:
-        raise DicomError(f"RT Plan cannot be read ({type(exc).__name__}: {one_line(exc)})", path=path) from exc
+    return guarded("RT Plan", path, _read, ds, path)
 
 
 def _read(ds, path: str) -> tuple[Plan, list[str]]:

@@ -47,7 +47,7 @@ from ..errors import ContourError, DicomError, GeometryError
 from ..model import ContourPlane, Structure, StructureSet
 from . import rawseq
 from .rawseq import Unsupported, Want
-from .scan import _looks_like_dicom, one_line, read_dataset
+from .scan import guarded, looks_like_dicom, read_dataset
 
 ROI_CONTOUR_SEQUENCE = 0x30060039
 REFERENCED_ROI_NUMBER = 0x30060084
@@ -184,14 +184,7 @@ def read_rtstruct(path, ds=None) -> tuple[StructureSet, list[str]]:
             pass
     if ds is None:
         ds = read_dataset(path)
-    try:
-        with warnings.catch_warnings():  # pydicom warns on non-conformant values it still reads
-            warnings.simplefilter("ignore")
-            return _read(ds, path)
-    except (DicomError, GeometryError):
-        raise
-    except Exception as exc:  # malformed sequences: never a raw pydicom traceback
-        raise DicomError(f"RT Structure Set cannot be read ({type(exc).__name__}: {one_line(exc)})", path=path) from exc
+    return guarded("RT Structure Set", path, _read, ds, path)
 
 
 class _Merged:
@@ -214,7 +207,7 @@ def _stop_at_contours(tag, vr, length) -> bool:
 def _raw_read(path: str):
     """(dataset without ROIContourSequence, raw ROI items) or None to read with pydicom."""
     try:
-        ok, force = _looks_like_dicom(path)
+        ok, force = looks_like_dicom(path)
         if not ok:
             return None
         with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:

@@ -19,7 +19,7 @@ import pydicom
 from pydicom.filereader import read_partial
 from pydicom.tag import Tag
 
-from ..errors import DicomError, SelectionError
+from ..errors import DicomError, DoseCalcError, SelectionError
 
 CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2"
 RT_DOSE = "1.2.840.10008.5.1.4.1.1.481.2"
@@ -79,7 +79,7 @@ def one_line(exc: BaseException, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def _looks_like_dicom(path: str) -> tuple[bool, bool]:
+def looks_like_dicom(path: str) -> tuple[bool, bool]:
     """(is DICOM, needs force): Part 10 files carry 'DICM' at byte 128; raw datasets
     without the preamble start with a group 0002 or 0008 tag."""
     with open(path, "rb") as fh:
@@ -104,7 +104,7 @@ def read_dataset(path, *, stop_before_pixels: bool = False, specific_tags=None):
     """Read a DICOM file, turning every reader failure into :class:`DicomError`."""
     path = str(path)
     try:
-        ok, force = _looks_like_dicom(path)
+        ok, force = looks_like_dicom(path)
     except OSError as exc:
         raise DicomError(f"cannot be opened ({exc.strerror or exc})", path=path) from exc
     if not ok:
@@ -155,14 +155,22 @@ def read_header(path) -> Header:
     """
     path = str(path)
     ds = read_dataset(path, stop_before_pixels=True, specific_tags=_HEADER_TAGS)
+    return guarded("header", path, _header, ds, path)
+
+
+def guarded(what: str, path: str, reader, *args):
+    """``reader(*args)`` on a dataset read from ``path``, with one error policy for every
+    reader: pydicom's warnings on non-conformant values it still reads are silenced, a
+    :class:`DoseCalcError` passes through, and anything else becomes one
+    :class:`DicomError` naming the file and ``what`` (never a raw pydicom traceback)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return _header(ds, path)
-    except DicomError:
+            return reader(*args)
+    except DoseCalcError:
         raise
     except Exception as exc:
-        raise DicomError(f"header cannot be read ({type(exc).__name__}: {one_line(exc)})", path=path) from exc
+        raise DicomError(f"{what} cannot be read ({type(exc).__name__}: {one_line(exc)})", path=path) from exc
 
 
 def _header(ds, path: str) -> Header:
