@@ -401,12 +401,11 @@ def structure_mask(structure: Structure, grid: DoseGrid, *, supersample="auto", 
     if not structure.has_volume:
         raise ContourError(f"structure {structure.name!r} has no closed planar contours, so no volume "
                            "(CLOSED_PLANAR contours expected)")
-    prep = prepare(structure, grid, end_cap, interpolation)
+    prep = prepare(structure, grid, end_cap)
     return mask_from_prepared(prep, grid, supersample, end_cap, interpolation)
 
 
-def prepare(structure: Structure, grid: DoseGrid, end_cap: str = "half",
-            interpolation: str = DEFAULT_INTERPOLATION) -> "_Prepared":
+def prepare(structure: Structure, grid: DoseGrid, end_cap: str = "half") -> "_Prepared":
     """Flatten and analyse a structure's contours once (topology, slabs, volume)."""
     return _Prepared(structure, grid, end_cap)
 
@@ -453,19 +452,15 @@ def _fill_fallback_planes(prep: "_Prepared", u, v, zl, zh, frac) -> None:
         np.clip(frac[k], 0.0, 1.0, out=frac[k])
 
 
-def mask_from_prepared(prep: _Prepared, grid: DoseGrid, supersample, end_cap, interpolation,
-                        box=None) -> StructureMask:
+def mask_from_prepared(prep: _Prepared, grid: DoseGrid, supersample, end_cap, interpolation) -> StructureMask:
     from .kernels.raster import rasterise
 
     k = _resolve_k(prep, grid, supersample)
     (ox, oy, oz), (dx, dy, dz) = grid.origin_mm, grid.spacing_mm
     nz, ny, nx = grid.shape
-    if box is None:
-        ix0, ix1 = _voxel_range(*prep.xr, ox, dx, nx)
-        iy0, iy1 = _voxel_range(*prep.yr, oy, dy, ny)
-        iz0, iz1 = _voxel_range(*prep.zr, oz, dz, nz)
-    else:
-        (iz0, iz1), (iy0, iy1), (ix0, ix1) = box
+    ix0, ix1 = _voxel_range(*prep.xr, ox, dx, nx)
+    iy0, iy1 = _voxel_range(*prep.yr, oy, dy, ny)
+    iz0, iz1 = _voxel_range(*prep.zr, oz, dz, nz)
     if interpolation == "shape":
         return _shape_mask(prep, grid, k, (iz0, iz1, iy0, iy1, ix0, ix1), supersample, end_cap)
     settings = {"supersample": k, "supersample_requested": supersample, "end_cap": end_cap,
