@@ -24,6 +24,17 @@ class DicomError(DoseCalcError):
     """A DICOM file is unreadable, incomplete, or holds values the engine cannot use."""
 
 
+class TruncatedFileError(DicomError):
+    """A DICOM file that ends before the data its headers declare (cut short in transfer).
+
+    ``sop_class_uid`` is the SOP Class UID read before the cut, '' when the file ends
+    before it."""
+
+    def __init__(self, message: str, *, sop_class_uid: str = "", path: str | Path | None = None) -> None:
+        self.sop_class_uid = sop_class_uid
+        super().__init__(message, path=path)
+
+
 class MissingAttributeError(DicomError):
     """A required DICOM attribute is absent or empty."""
 

@@ -29,7 +29,11 @@ def load(*paths, plan: str | None = None, prescription_gy: float | None = None) 
     ----------
     *paths : str or Path
         Folders (searched recursively) and/or files.  Files are recognised by SOP Class
-        UID; other files are skipped with a note in ``Case.notes``.
+        UID; other files are skipped with a note in ``Case.notes``.  Every DICOM file's
+        element lengths are checked against its size first (:mod:`.integrity`): a
+        truncated RTDOSE, RTSTRUCT or RTPLAN, or a DICOM file cut before its SOP class
+        can be read, raises :class:`~dosecalc.errors.TruncatedFileError`; a truncated CT
+        slice or file of another class is skipped with a note.
     plan : str, optional
         Which plan to load when the paths hold several: a plan SOP instance UID, a plan
         label, or the path of an RTDOSE or RTSTRUCT file.

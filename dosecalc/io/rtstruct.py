@@ -43,9 +43,10 @@ from pydicom.filereader import read_dataset as pydicom_read_dataset
 from pydicom.filereader import read_partial
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from ..errors import ContourError, DicomError, GeometryError
+from ..errors import ContourError, DicomError, GeometryError, MissingAttributeError
 from ..model import ContourPlane, Structure, StructureSet
 from . import rawseq
+from .integrity import find_truncation
 from .rawseq import Unsupported, Want
 from .scan import guarded, looks_like_dicom, read_dataset
 
@@ -211,6 +212,8 @@ def _raw_read(path: str):
         if not ok:
             return None
         with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            if find_truncation(mm) is not None:
+                return None  # read_dataset below raises the error that names the cut
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 head = read_partial(mm, _stop_at_contours, force=force)
@@ -348,6 +351,14 @@ def _read(ds, path: str, raw_items=None) -> tuple[StructureSet, list[str]]:
             for_uid = str(uid)
             break
 
+    # Both sequences are Type 1 (PS3.3 C.8.8.5, C.8.8.6).  Without them a file cut at an
+    # element boundary would load as a structure set with no ROIs or no contours.
+    if ds.get("StructureSetROISequence", None) is None:
+        raise MissingAttributeError("StructureSetROISequence (3006,0020)", path=path,
+                                    context="Type 1 in the Structure Set module; the file may be cut short")
+    if raw_items is None and ds.get("ROIContourSequence", None) is None:
+        raise MissingAttributeError("ROIContourSequence (3006,0039)", path=path,
+                                    context="Type 1 in the ROI Contour module; the file may be cut short")
     roi_info: dict[int, dict] = {}
     order: list[int] = []
     for item in ds.get("StructureSetROISequence", None) or []:
@@ -362,6 +373,9 @@ def _read(ds, path: str, raw_items=None) -> tuple[StructureSet, list[str]]:
         order.append(number)
         if for_uid is None and roi_info[number]["for"]:
             for_uid = roi_info[number]["for"]
+    if ds.get("RTROIObservationsSequence", None) is None:
+        notes.append(f"{path}: no RTROIObservationsSequence (3006,0080): ROI types (PTV, ORGAN...) "
+                     f"are unknown")
     for item in ds.get("RTROIObservationsSequence", None) or []:
         ref = item.get("ReferencedROINumber")
         if ref is None:

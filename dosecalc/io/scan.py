@@ -19,7 +19,8 @@ import pydicom
 from pydicom.filereader import read_partial
 from pydicom.tag import Tag
 
-from ..errors import DicomError, DoseCalcError, SelectionError
+from ..errors import DicomError, DoseCalcError, SelectionError, TruncatedFileError
+from .integrity import find_truncation
 
 CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2"
 RT_DOSE = "1.2.840.10008.5.1.4.1.1.481.2"
@@ -114,12 +115,17 @@ def read_dataset(path, *, stop_before_pixels: bool = False, specific_tags=None):
         # Read through a memory map: a corrupt element length then reads at most to the end
         # of the file, where a plain file object would first allocate the bytes it claims.
         with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            cut = find_truncation(mm)
+            if cut is not None:
+                raise TruncatedFileError(cut.describe(), sop_class_uid=cut.sop_class_uid, path=path)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 if not stop_before_pixels:
                     return pydicom.dcmread(mm, force=force, specific_tags=specific_tags)
                 tags = None if specific_tags is None else [Tag(t) for t in specific_tags]
                 return read_partial(mm, _stop_header, force=force, specific_tags=tags)
+    except DoseCalcError:
+        raise
     except Exception as exc:  # pydicom raises many types on corrupt input
         raise DicomError(f"cannot be read as DICOM ({type(exc).__name__}: {one_line(exc)})", path=path) from exc
 
@@ -235,6 +241,21 @@ def _refuse_broken_rt(path: str, detail: str) -> None:
         raise DicomError(f"{modality} file is truncated or corrupt: {detail}", path=path)
 
 
+def _refuse_truncated(path: str, exc: TruncatedFileError) -> None:
+    """A truncated file is an error when it is (or may be) the case's dose, structures or
+    plan: an RT file, or a Part 10 file cut before its SOP class can be read.  A truncated
+    CT slice or a file of another SOP class is only skipped (no dose number uses the CT)."""
+    modality = MODALITY_OF.get(exc.sop_class_uid)
+    if modality is not None and modality != "CT":
+        raise TruncatedFileError(f"{modality} file: {exc.detail}", sop_class_uid=exc.sop_class_uid,
+                                 path=path) from exc
+    if not exc.sop_class_uid and not looks_like_dicom(path)[1]:
+        raise TruncatedFileError(
+            f"DICOM file cut before its SOP Class UID, so it may be the plan's dose, structures "
+            f"or plan: {exc.detail}; remove it from the folder or pass the plan's files "
+            f"explicitly if it does not belong to this case", path=path) from exc
+
+
 def _walk(paths) -> list[str]:
     files: list[str] = []
     for p in paths:
@@ -269,6 +290,10 @@ def scan(paths) -> ScanResult:
     for f in _walk(paths):
         try:
             h = read_header(f)
+        except TruncatedFileError as exc:
+            _refuse_truncated(f, exc)
+            result.notes.append(f"skipped {f}: {exc.detail}")
+            continue
         except DicomError as exc:
             _refuse_broken_rt(f, exc.detail)
             result.notes.append(f"skipped {f}: {exc.detail}")
