@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 import tracemalloc
 from pathlib import Path
 
@@ -216,13 +215,13 @@ def test_header_pixel_mismatch_huge_fails_fast(tmp_path):
     ds.GridFrameOffsetVector = [0.0, 2.5]
     path = fac.save(ds, tmp_path / "huge.dcm")
     tracemalloc.start()
-    t0 = time.perf_counter()
     with pytest.raises(DicomError, match="exceeds"):
         read_rtdose(path)
-    elapsed = time.perf_counter() - t0
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    assert elapsed < 2.0 and peak < 20e6
+    # The memory peak is the check (no allocation of the declared 400 GB); no wall-clock
+    # assertion, which a slow shared CI machine could break.
+    assert peak < 20e6
 
 
 def test_rle_header_mismatch_fails_before_decoding(tmp_path):
