@@ -199,3 +199,43 @@ def test_truncated_file_of_other_class_is_skipped(tmp_path):
     assert case.dose is not None
     assert any("mr.dcm" in n and "truncated" in n for n in case.notes)
 
+
+
+def test_trailing_zero_padding_is_not_a_cut(tmp_path):
+    """A few zero bytes after the last element (padding; pydicom ignores them) load."""
+    info = fac.write_export(tmp_path / "exp", ct=False)
+    for which in ("rtdose", "rtstruct", "rtplan"):
+        info[which].write_bytes(info[which].read_bytes() + b"\x00" * 6)
+    case = load(tmp_path / "exp")
+    assert case.dose is not None and case.structures.names == ["Body", "PTV", "Empty", "Iso"]
+
+
+def test_missing_final_delimiter_ct_accepted_rt_refused(tmp_path):
+    """Some archives drop the final sequence delimiter of encapsulated pixel data: a CT
+    slice without it still loads (no dose number reads CT pixels), while an RT file
+    ending at an item boundary of an undefined-length sequence may have lost items and
+    is refused."""
+    info = fac.write_export(tmp_path / "exp", ct=True)
+    ct_path = info["ct"][0]
+    ds = pydicom.dcmread(ct_path)
+    ds.compress(pydicom.uid.RLELossless)
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    data = buf.getvalue()
+    delimiter = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
+    assert data.endswith(delimiter)
+    ct_path.write_bytes(data[: -len(delimiter)])
+    cut = find_truncation(ct_path.read_bytes())
+    assert cut is not None and cut.at_item_boundary
+    case = load(tmp_path / "exp")
+    assert case.ct is not None and case.ct.n_slices == 5
+
+    ds = pydicom.dcmread(info["rtstruct"])
+    _undefined_lengths(ds)
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    data = buf.getvalue()
+    assert data.endswith(b"\xfe\xff\xdd\xe0\x00\x00\x00\x00")
+    info["rtstruct"].write_bytes(data[:-8])
+    with pytest.raises(TruncatedFileError, match=r"RTSTRUCT.*\(3006,0080\) has no sequence delimiter"):
+        load(tmp_path / "exp")

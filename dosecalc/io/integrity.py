@@ -62,12 +62,18 @@ class Truncation:
         What is cut, e.g. ``"element (3006,0050) declares 5124 bytes, 312 remain"``.
     sop_class_uid : str
         The SOP Class UID read before the cut ('' when the file ends before it).
+    at_item_boundary : bool
+        The file ends right after a whole item of a top-level undefined-length element
+        (only zero bytes, if any, follow): either a cut between two items or a writer
+        that left out the final sequence delimiter, which some archives do to encapsulated
+        pixel data.  Callers may accept this for files whose content they do not use.
     """
 
     offset: int
     file_size: int
     what: str
     sop_class_uid: str
+    at_item_boundary: bool = False
 
     def describe(self) -> str:
         return (f"the file is truncated: it ends at byte {self.file_size} but {self.what} "
@@ -76,10 +82,11 @@ class Truncation:
 
 
 class _Cut(Exception):
-    def __init__(self, offset: int, what: str) -> None:
+    def __init__(self, offset: int, what: str, at_item_boundary: bool = False) -> None:
         super().__init__(what)
         self.offset = offset
         self.what = what
+        self.at_item_boundary = at_item_boundary
 
 
 class _Unknown(Exception):
@@ -99,8 +106,11 @@ class _Walker:
         self.implicit = implicit
         self.sop_class_uid = ""
 
-    def cut(self, pos: int, what: str) -> _Cut:
-        return _Cut(self.base + pos, what)
+    def cut(self, pos: int, what: str, at_item_boundary: bool = False) -> _Cut:
+        return _Cut(self.base + pos, what, at_item_boundary)
+
+    def zeros_to_end(self, pos: int) -> bool:
+        return not any(bytes(self.buf[pos:self.n]))
 
     def header(self, pos: int, limit: int, implicit: bool, endian: str):
         """(tag, vr, length, value offset) of the element at ``pos``."""
@@ -133,6 +143,11 @@ class _Walker:
         while True:
             if pos == limit and end is not None:
                 return pos
+            if top and endian == "<" and self.n - pos < 8 and self.zeros_to_end(pos):
+                # A few zero bytes after the last whole element: padding (pydicom ignores
+                # them too).  A real cut leaves the start of a tag, and no little endian
+                # tag an RT, CT or plan file holds starts with a zero byte.
+                return self.n
             tag, vr, length, vpos = self.header(pos, limit, implicit, endian)
             if tag == ITEM_END:
                 if end is None and length == 0:
@@ -159,7 +174,8 @@ class _Walker:
         while True:
             if pos + 8 > self.n:
                 raise self.cut(pos, f"the undefined-length element {_tag(owner)} has no "
-                                    f"sequence delimiter (FFFE,E0DD)")
+                                    f"sequence delimiter (FFFE,E0DD)",
+                               at_item_boundary=depth == 1 and self.zeros_to_end(pos))
             group, elem, length = _HEAD[endian](self.buf, pos)
             tag = group << 16 | elem
             pos += 8
@@ -243,7 +259,7 @@ def find_truncation(buf) -> Truncation | None:
     try:
         walker.dataset(start, walker.n, walker.implicit, walker.endian, 0, top=True)
     except _Cut as c:
-        return Truncation(c.offset, n, c.what, sop_class or walker.sop_class_uid)
+        return Truncation(c.offset, n, c.what, sop_class or walker.sop_class_uid, c.at_item_boundary)
     except _Unknown:
         return None
     return None

@@ -116,7 +116,7 @@ def read_dataset(path, *, stop_before_pixels: bool = False, specific_tags=None):
         # of the file, where a plain file object would first allocate the bytes it claims.
         with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
             cut = find_truncation(mm)
-            if cut is not None:
+            if cut is not None and not (cut.at_item_boundary and _unused_class(cut.sop_class_uid)):
                 raise TruncatedFileError(cut.describe(), sop_class_uid=cut.sop_class_uid, path=path)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -128,6 +128,12 @@ def read_dataset(path, *, stop_before_pixels: bool = False, specific_tags=None):
         raise
     except Exception as exc:  # pydicom raises many types on corrupt input
         raise DicomError(f"cannot be read as DICOM ({type(exc).__name__}: {one_line(exc)})", path=path) from exc
+
+
+def _unused_class(sop_class_uid: str) -> bool:
+    """A SOP class none of whose content feeds a dose number (CT, other classes): a file
+    of it that only lacks its final sequence delimiter is read as pydicom reads it."""
+    return bool(sop_class_uid) and MODALITY_OF.get(sop_class_uid) in (None, "CT")
 
 
 def _str(ds, keyword) -> str:
