@@ -23,10 +23,8 @@ import struct
 import zlib
 from dataclasses import dataclass
 
-ITEM = 0xFFFEE000
-ITEM_END = 0xFFFEE00D
-SEQUENCE_END = 0xFFFEE0DD
-UNDEFINED_LENGTH = 0xFFFFFFFF
+from .rawseq import ITEM, ITEM_END, LONG_VRS, SEQUENCE_END, SHORT_VRS, UNDEFINED_LENGTH
+
 _MAX_DEPTH = 64
 _SOP_CLASS_UID = 0x00080016
 _MEDIA_SOP_CLASS_UID = 0x00020002
@@ -35,13 +33,6 @@ _TRANSFER_SYNTAX_UID = 0x00020010
 _IMPLICIT_LE = "1.2.840.10008.1.2"
 _EXPLICIT_BE = "1.2.840.10008.1.2.2"
 _DEFLATED = ("1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.8.1")
-
-# PS3.5 table 7.1-1: explicit VRs with 2 reserved bytes and a 4-byte length.
-_LONG_VRS = frozenset(
-    {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"})
-_SHORT_VRS = frozenset(
-    {b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FD", b"FL", b"IS", b"LO", b"LT", b"PN",
-     b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US"})
 
 _HEAD = {"<": struct.Struct("<HHI").unpack_from, ">": struct.Struct(">HHI").unpack_from}
 _EXPL = {"<": struct.Struct("<HH2sH").unpack_from, ">": struct.Struct(">HH2sH").unpack_from}
@@ -124,9 +115,9 @@ class _Walker:
         if implicit or group == 0xFFFE:
             return tag, None, length, pos + 8
         _, _, vr, short = _EXPL[endian](buf, pos)
-        if vr in _SHORT_VRS:
+        if vr in SHORT_VRS:
             return tag, vr, short, pos + 8
-        if vr in _LONG_VRS:
+        if vr in LONG_VRS:
             if pos + 12 > limit:
                 if limit == self.n:
                     raise self.cut(pos, f"element {_tag(tag)} header needs 12 bytes and {limit - pos} remain")
@@ -253,7 +244,7 @@ def find_truncation(buf) -> Truncation | None:
         # the first element carries an explicit VR (as pydicom guesses).
         if n < 8:
             return None
-        explicit = bytes(buf[4:6]) in _SHORT_VRS or bytes(buf[4:6]) in _LONG_VRS
+        explicit = bytes(buf[4:6]) in SHORT_VRS or bytes(buf[4:6]) in LONG_VRS
         endian = ">" if bytes(buf[0:1]) == b"\x00" and bytes(buf[1:2]) in (b"\x02", b"\x08") else "<"
         walker, start = _Walker(buf, 0, endian, not explicit), 0
     try:

@@ -36,9 +36,9 @@ UNDEFINED_LENGTH = 0xFFFFFFFF
 MAX_DEPTH = 32
 
 # PS3.5 table 7.1-1: VRs whose explicit header has 2 reserved bytes and a 4-byte length.
-_LONG_VRS = frozenset(
+LONG_VRS = frozenset(
     {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"})
-_SHORT_VRS = frozenset(
+SHORT_VRS = frozenset(
     {b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FD", b"FL", b"IS", b"LO", b"LT", b"PN",
      b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US"})
 
@@ -180,9 +180,9 @@ def _elements(buf, pos: int, end: int | None, limit: int, implicit: bool, wanted
                 group, elem, length = _IMPLICIT(buf, pos)
                 vr = None
                 pos += 8
-            elif vr in _SHORT_VRS:
+            elif vr in SHORT_VRS:
                 pos += 8
-            elif vr in _LONG_VRS:
+            elif vr in LONG_VRS:
                 if pos + 12 > limit:
                     raise Unsupported("truncated element header")
                 length = _UINT32(buf, pos + 8)[0]
