@@ -24,6 +24,9 @@ import numpy as np
 from .errors import ParameterError, StructureNotFoundError
 
 DOSE_TYPES = ("PHYSICAL", "EFFECTIVE", "ERROR")
+# Defined terms of DoseSummationType (PS3.3 C.8.8.3).
+SUMMATION_TYPES = ("PLAN", "MULTI_PLAN", "PLAN_OVERVIEW", "FRACTION", "BEAM", "BRACHY",
+                   "FRACTION_SESSION", "BEAM_SESSION", "BRACHY_SESSION", "CONTROL_POINT", "RECORD")
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:

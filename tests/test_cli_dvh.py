@@ -137,3 +137,17 @@ def test_table_says_when_dose_is_per_fraction():
         text = format_table(report([("PTV", dvh)], ["Mean[Gy]"], {"dose_summation_type": summation}))
         assert ("PER FRACTION" in text) is expected
         assert "8" in text
+
+
+def test_table_says_when_dose_is_an_error_estimate():
+    """DoseType ERROR grids hold an estimate of the dose error (PS3.3 C.8.8.3): the
+    table must not let them read as dose."""
+    import numpy as np
+
+    from dosecalc.commands.dvh import format_table, report
+    from dosecalc.dvh import DVH
+
+    dvh = DVH.from_samples(np.array([0.5, 0.5]), np.array([1.0, 1.0]), name="PTV")
+    for dose_type, expected in (("ERROR", True), ("PHYSICAL", False)):
+        text = format_table(report([("PTV", dvh)], ["Mean[Gy]"], {"dose_type": dose_type}))
+        assert ("estimate of the dose ERROR" in text) is expected

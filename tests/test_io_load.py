@@ -215,3 +215,23 @@ def test_nelms_files(nelms_dir, grid_name, fn):
     rng = np.random.default_rng(0)
     pts = np.column_stack([rng.uniform(-12, 12, 200), rng.uniform(-18, 6, 200), rng.uniform(-6, 18, 200)])
     np.testing.assert_allclose(g.sample(pts), fn(pts), atol=1e-4)
+
+
+@pytest.mark.parametrize("attribute, value, expected", [
+    ("DoseType", "ERROR", "estimate of the dose error"),
+    ("DoseSummationType", "WHATEVER", "not a defined term"),
+    ("DoseSummationType", "PLAN", None),
+])
+def test_dose_meaning_notes(tmp_path, attribute, value, expected):
+    """Grids whose values are not a dose, or whose summation is not a defined term
+    (PS3.3 C.8.8.3), load with a note saying so."""
+    info = fac.write_export(tmp_path / "exp", ct=False)
+    ds = pydicom.dcmread(info["rtdose"])
+    setattr(ds, attribute, value)
+    ds.save_as(info["rtdose"])
+    case = load(tmp_path / "exp")
+    hits = [n for n in case.notes if "rd.dcm" in n and attribute in n]
+    if expected is None:
+        assert hits == []
+    else:
+        assert len(hits) == 1 and expected in hits[0]

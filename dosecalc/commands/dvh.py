@@ -144,6 +144,9 @@ def format_table(rep: dict) -> str:
     for r in rows:
         lines.append("  ".join(c.ljust(widths[0]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(r)))
     notes = []
+    if rep.get("settings", {}).get("dose_type") == "ERROR":
+        notes.append("note: the RTDOSE is DoseType ERROR: values are an estimate of the dose ERROR, "
+                     "not dose")
     if rep.get("settings", {}).get("dose_summation_type") == "FRACTION":
         # the grid holds dose per fraction: never let it read as the course total
         notes.append("note: the RTDOSE is DoseSummationType FRACTION: doses are PER FRACTION, not "

@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..errors import FrameOfReferenceError, ParameterError
-from ..model import Case, FileRecord, Plan, StructureSet
+from ..model import SUMMATION_TYPES, Case, FileRecord, Plan, StructureSet
 from .ct import ct_series
 from .rtdose import read_rtdose, sum_beam_doses
 from .rtplan import read_rtplan
@@ -84,6 +84,7 @@ def load(*paths, plan: str | None = None, prescription_gy: float | None = None) 
     if sel.doses:
         grids = [read_rtdose(h.path, prescription_gy=prescription_gy) for h in sel.doses]
         dose = sum_beam_doses(grids) if len(grids) > 1 else grids[0]
+        notes += _dose_notes(dose)
 
     structures = StructureSet()
     if sel.struct is not None:
@@ -105,6 +106,21 @@ def load(*paths, plan: str | None = None, prescription_gy: float | None = None) 
     return Case(dose=dose, structures=structures, plan=plan_obj, ct=ct, files=tuple(files),
                 notes=tuple(notes), frame_of_reference_uid=for_uid,
                 patient_id=patient_ids[0] if patient_ids else None)
+
+
+def _dose_notes(dose) -> list[str]:
+    """What a reader of this grid's DVHs must know that the numbers do not say."""
+    notes = []
+    where = dose.source_path or "the RTDOSE"
+    if dose.dose_type == "ERROR":
+        notes.append(f"{where}: DoseType ERROR: the grid holds an estimate of the dose error, "
+                     f"not dose; its DVHs are error DVHs (protocol checks and BED/EQD2 refuse it)")
+    st = (dose.summation_type or "").upper()
+    if st and st not in SUMMATION_TYPES:
+        notes.append(f"{where}: DoseSummationType {dose.summation_type!r} is not a defined term "
+                     f"(PS3.3 C.8.8.3): whether the grid is a course total or dose per fraction is "
+                     f"unknown (protocol checks and BED/EQD2 refuse it)")
+    return notes
 
 
 def _record(h: Header) -> FileRecord:

@@ -18,15 +18,12 @@ from pydicom.sequence import Sequence
 
 from .. import __version__
 from ..errors import ParameterError
-from ..model import DoseGrid
+from ..model import SUMMATION_TYPES, DoseGrid
 from .uids import RT_DOSE_STORAGE, RT_PLAN_STORAGE, RT_STRUCTURE_SET_STORAGE, new_uid
 from .write_rt import (clean_lo, clean_lt, format_ds, new_dataset, patient_study, read_header,
                        save_dataset)
 
 UINT32_MAX = 2**32 - 1
-_SUMMATION_TYPES = ("PLAN", "MULTI_PLAN", "PLAN_OVERVIEW", "FRACTION", "BEAM", "BRACHY",
-                    "FRACTION_SESSION", "BEAM_SESSION", "BRACHY_SESSION", "CONTROL_POINT",
-                    "RECORD")
 
 
 def dose_grid_scaling(max_gy: float) -> tuple[str, float]:
@@ -123,9 +120,9 @@ def write_rtdose(grid: DoseGrid, path, *, referenced_plan_uid: str | None = None
         raise ParameterError(f"grid.values_gy has negative dose (min {vmin:g} Gy); RTDOSE "
                              "DoseGridScaling with uint32 pixels needs values >= 0 Gy")
     summation = str(grid.summation_type).upper()
-    if summation not in _SUMMATION_TYPES:
+    if summation not in SUMMATION_TYPES:
         raise ParameterError(f"grid.summation_type {grid.summation_type!r} is not a DICOM "
-                             f"DoseSummationType; expected one of {_SUMMATION_TYPES}")
+                             f"DoseSummationType; expected one of {SUMMATION_TYPES}")
 
     if patient is None and grid.source_path:
         patient = read_header(grid.source_path)
