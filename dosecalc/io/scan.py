@@ -130,10 +130,16 @@ def read_dataset(path, *, stop_before_pixels: bool = False, specific_tags=None):
         raise DicomError(f"cannot be read as DICOM ({type(exc).__name__}: {one_line(exc)})", path=path) from exc
 
 
+def _feeds_dose(sop_class_uid: str) -> bool:
+    """RT Dose, Structure Set and Plan feed dose numbers; CT (geometry only) and other
+    classes do not.  This decides how strictly a damaged file is treated."""
+    return MODALITY_OF.get(sop_class_uid) not in (None, "CT")
+
+
 def _unused_class(sop_class_uid: str) -> bool:
-    """A SOP class none of whose content feeds a dose number (CT, other classes): a file
-    of it that only lacks its final sequence delimiter is read as pydicom reads it."""
-    return bool(sop_class_uid) and MODALITY_OF.get(sop_class_uid) in (None, "CT")
+    """A known SOP class whose content feeds no dose number: a file of it that only lacks
+    its final sequence delimiter is read as pydicom reads it."""
+    return bool(sop_class_uid) and not _feeds_dose(sop_class_uid)
 
 
 def _str(ds, keyword) -> str:
@@ -251,10 +257,9 @@ def _refuse_truncated(path: str, exc: TruncatedFileError) -> None:
     """A truncated file is an error when it is (or may be) the case's dose, structures or
     plan: an RT file, or a Part 10 file cut before its SOP class can be read.  A truncated
     CT slice or a file of another SOP class is only skipped (no dose number uses the CT)."""
-    modality = MODALITY_OF.get(exc.sop_class_uid)
-    if modality is not None and modality != "CT":
-        raise TruncatedFileError(f"{modality} file: {exc.detail}", sop_class_uid=exc.sop_class_uid,
-                                 path=path) from exc
+    if _feeds_dose(exc.sop_class_uid):
+        raise TruncatedFileError(f"{MODALITY_OF[exc.sop_class_uid]} file: {exc.detail}",
+                                 sop_class_uid=exc.sop_class_uid, path=path) from exc
     if not exc.sop_class_uid and not looks_like_dicom(path)[1]:
         raise TruncatedFileError(
             f"DICOM file cut before its SOP Class UID, so it may be the plan's dose, structures "
