@@ -30,7 +30,7 @@ RESULT_VERSION = 1
 CSV_COLUMNS = ("plan", "patient_id", "structure", "metric", "value", "limit", "level2",
                "verdict", "reason", "source", "confidence")
 SUMMARY_COLUMNS = ("plan", "patient_id", "status", "verdict", "n_fail", "n_not_evaluable",
-                   "seconds", "error")
+                   "seconds", "error", "dose_reading")
 
 _RTPLAN_CLASSES = {"1.2.840.10008.5.1.4.1.1.481.5", "1.2.840.10008.5.1.4.1.1.481.8"}
 
@@ -133,7 +133,7 @@ def find_plans(root: str | Path) -> list[PlanJob]:
 
 # --- one plan ----------------------------------------------------------------------------
 def evaluate_plan(job: PlanJob, protocol, fractions=None, child_pugh=None,
-                  fingerprint: str = "") -> PlanResult:
+                  fingerprint: str = "", dose_is=None) -> PlanResult:
     """Load and check one plan; every error becomes part of the result, never raised."""
     from .io.load import load
     from .protocols.evaluate import check
@@ -142,9 +142,9 @@ def evaluate_plan(job: PlanJob, protocol, fractions=None, child_pugh=None,
     patient_id = None
     try:
         if job.plan is None:
-            case = load(job.folder)
+            case = load(job.folder, dose_is=dose_is)
         else:
-            case = load(job.folder, plan=job.plan)
+            case = load(job.folder, plan=job.plan, dose_is=dose_is)
         patient_id = case.patient_id
         report = check(case, protocol, fractions=fractions, child_pugh=child_pugh)
         data = report.to_dict()
@@ -179,11 +179,14 @@ def _safe_name(key: str) -> str:
     return f"{name[:100]}-{hashlib.sha1(key.encode()).hexdigest()[:8]}"
 
 
-def _fingerprint(protocol, fractions, child_pugh) -> str:
+def _fingerprint(protocol, fractions, child_pugh, dose_is=None) -> str:
     from . import __version__
 
     proto = protocol.to_dict() if hasattr(protocol, "to_dict") else repr(protocol)
-    blob = json.dumps({"protocol": proto, "fractions": fractions, "child_pugh": child_pugh,
+    options = {"protocol": proto, "fractions": fractions, "child_pugh": child_pugh}
+    if dose_is is not None:  # absent when unset: earlier results keep their fingerprint
+        options["dose_is"] = dose_is
+    blob = json.dumps({**options,
                        "dosecalc": __version__, "result_version": RESULT_VERSION},
                       sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -241,7 +244,8 @@ def summary_row(r: PlanResult) -> dict:
     return {"plan": r.plan, "patient_id": r.patient_id, "status": r.status, "verdict": r.verdict,
             "n_fail": sum(1 for c in constraints if c.get("verdict") == "fail"),
             "n_not_evaluable": sum(1 for c in constraints if c.get("verdict") == "not evaluable"),
-            "seconds": round(r.seconds, 3), "error": r.error}
+            "seconds": round(r.seconds, 3), "error": r.error,
+            "dose_reading": (r.report or {}).get("dose_reading")}
 
 
 def _csv(rows: list[dict], columns: tuple[str, ...]) -> str:
@@ -293,7 +297,8 @@ class BatchRun:
 
 
 def batch(paths, protocol, workers: int | None = None, client=None, *, out=None,
-          force: bool = False, fractions=None, child_pugh=None, progress: bool | None = None) -> BatchRun:
+          force: bool = False, fractions=None, child_pugh=None, progress: bool | None = None,
+          dose_is=None) -> BatchRun:
     """Evaluate many plans against a protocol.
 
     Parameters
@@ -312,6 +317,8 @@ def batch(paths, protocol, workers: int | None = None, client=None, *, out=None,
         (status ``skipped``) unless ``force``.
     fractions, child_pugh
         Passed to :func:`dosecalc.check` for every plan.
+    dose_is : {"total", "per-fraction"}, optional
+        Passed to :func:`dosecalc.load` for every plan (how to read the RTDOSE).
     progress : bool, optional
         Show a progress bar (default: only when stderr is a terminal).
 
@@ -328,14 +335,17 @@ def batch(paths, protocol, workers: int | None = None, client=None, *, out=None,
         raise ParameterError(f"workers must be a whole number >= 1, got {workers!r}")
     roots = [paths] if isinstance(paths, (str, Path)) else list(paths)
     jobs = [j for r in roots for j in find_plans(r)]
-    fingerprint = _fingerprint(protocol, fractions, child_pugh)
+    from .dose_reading import parse_dose_is
+
+    dose_is = parse_dose_is(dose_is)
+    fingerprint = _fingerprint(protocol, fractions, child_pugh, dose_is)
     store = _Store(out) if out is not None else None
     return BatchRun(_run(jobs, protocol, fractions, child_pugh, fingerprint, store, force,
-                         workers, client, progress), jobs)
+                         workers, client, progress, dose_is), jobs)
 
 
 def _run(jobs, protocol, fractions, child_pugh, fingerprint, store, force, workers, client,
-         progress) -> Iterator[PlanResult]:
+         progress, dose_is=None) -> Iterator[PlanResult]:
     done: list[PlanResult] = []
     todo: list[PlanJob] = []
     for job in jobs:
@@ -351,7 +361,7 @@ def _run(jobs, protocol, fractions, child_pugh, fingerprint, store, force, worke
             skipped = PlanResult(**{**asdict(r), "status": "skipped" if r.status == "ok" else r.status})
             all_results.append(r)
             yield skipped
-        for r in _execute(todo, protocol, fractions, child_pugh, fingerprint, workers, client):
+        for r in _execute(todo, protocol, fractions, child_pugh, fingerprint, workers, client, dose_is):
             if store is not None:
                 store.write(r)
             all_results.append(r)
@@ -365,10 +375,10 @@ def _run(jobs, protocol, fractions, child_pugh, fingerprint, store, force, worke
             store.write_tables(sorted(all_results, key=lambda r: r.plan))
 
 
-def _execute(jobs, protocol, fractions, child_pugh, fingerprint, workers, client):
+def _execute(jobs, protocol, fractions, child_pugh, fingerprint, workers, client, dose_is=None):
     if not jobs:
         return
-    args = (protocol, fractions, child_pugh, fingerprint)
+    args = (protocol, fractions, child_pugh, fingerprint, dose_is)
     if client is not None:
         from distributed import as_completed
 

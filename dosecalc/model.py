@@ -34,6 +34,78 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     return a
 
 
+#: How a grid's values relate to the course: the whole course, or one fraction.
+READING_TOTAL = "total"
+READING_PER_FRACTION = "per-fraction"
+READINGS = (READING_TOTAL, READING_PER_FRACTION)
+
+
+@dataclass(frozen=True)
+class DoseReading:
+    """Which reading of a dose grid the engine uses (course total or dose per fraction),
+    and why: the DoseSummationType label, the RTPLAN cross-check, or the user's choice.
+
+    Attributes
+    ----------
+    label : str
+        DoseSummationType as written in the file ('' when absent).
+    reading : str
+        ``"total"``, ``"per-fraction"`` or ``""`` (undecided: ``refusal`` says why, or the
+        label is one that is neither, e.g. BEAM).
+    source : str
+        ``"label"`` (the file's DoseSummationType), ``"plan"`` (the RTPLAN's beam doses
+        contradict the label and win) or ``"option"`` (given by the user, ``dose_is``).
+    status : str
+        Outcome of the cross-check: ``"agrees"``, ``"contradicts"``, ``"ambiguous"``,
+        ``"inconclusive"`` (points checked, neither reading fits) or ``"not checked"``.
+    fractions : int or None
+        Fractions of the course this grid belongs to (its fraction group's when the
+        RTDOSE references one, else the plan's).
+    evidence : tuple of str
+        One sentence per point checked (dose in Gy, point in mm).
+    refusal : str
+        Non-empty when BED/EQD2 and protocol checks must refuse this grid: the one-line
+        reason naming both readings and the ``dose_is`` choice.
+    warnings : tuple of str
+        Plausibility warnings (dose per fraction, grid maximum against the prescription).
+    """
+
+    label: str
+    reading: str
+    source: str = "label"
+    status: str = "not checked"
+    fractions: int | None = None
+    evidence: tuple[str, ...] = ()
+    refusal: str = ""
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def overrides_label(self) -> bool:
+        """True when the reading used is not the label's own (plan evidence or option)."""
+        return self.source != "label" and self.reading in READINGS
+
+    @property
+    def text(self) -> str:
+        """One line for every report: which reading is used and why."""
+        label = self.label or "(absent)"
+        if self.refusal:
+            return f"dose reading undecided (DoseSummationType {label}): {self.refusal}"
+        what = {READING_TOTAL: "the course total", READING_PER_FRACTION: "dose per fraction"}.get(
+            self.reading, f"neither a course total nor a dose per fraction ({label})")
+        if self.source == "option":
+            why = f"given by the user (dose_is / --dose-is); DoseSummationType {label}"
+            if self.status == "contradicts" or self.status == "agrees":
+                why += f"; RTPLAN cross-check: {self.status}"
+        elif self.source == "plan":
+            why = (f"the RTPLAN's beam doses contradict DoseSummationType {label}: "
+                   + (self.evidence[0] if self.evidence else ""))
+        else:
+            why = f"DoseSummationType {label}; RTPLAN cross-check: {self.status}"
+            if self.status == "inconclusive" and self.evidence:
+                why += f": {self.evidence[0]}"
+        return f"dose read as {what} ({why})"
+
+
 @dataclass(frozen=True, eq=False)
 class DoseGrid:
     """A 3-D dose distribution on a regular, axis-aligned grid.
@@ -68,6 +140,12 @@ class DoseGrid:
     model : dict
         Parameters of the model behind an EFFECTIVE grid (name, alpha/beta map,
         fractions, transition dose); empty for physical dose.
+    referenced_fraction_group : int or None
+        ReferencedFractionGroupNumber of the RTDOSE's plan reference: the grid is the dose
+        of that fraction group only.
+    reading : DoseReading or None
+        Course total or dose per fraction, as cross-checked against the RTPLAN by the
+        loader (:mod:`dosecalc.dose_reading`); None for grids made in memory.
     """
 
     values_gy: np.ndarray
@@ -84,6 +162,8 @@ class DoseGrid:
     description: str = ""
     quantity: str = "dose"
     model: dict = field(default_factory=dict)
+    referenced_fraction_group: int | None = None
+    reading: DoseReading | None = None
 
     def __post_init__(self) -> None:
         v = np.asarray(self.values_gy)
@@ -344,17 +424,85 @@ class StructureSet:
 
 
 @dataclass(frozen=True)
+class BeamDose:
+    """One ReferencedBeamSequence item of a fraction group.
+
+    Attributes
+    ----------
+    beam_number : int
+        ReferencedBeamNumber.
+    dose_gy : float or None
+        BeamDose: the beam's dose per fraction (Gy) at its specification point.
+    specification_point_mm : tuple of 3 floats or None
+        BeamDoseSpecificationPoint (x, y, z) in mm (patient coordinates).
+    """
+
+    beam_number: int
+    dose_gy: float | None = None
+    specification_point_mm: tuple[float, float, float] | None = None
+
+
+@dataclass(frozen=True)
+class FractionGroup:
+    """One FractionGroupSequence item of an RTPLAN.
+
+    Attributes
+    ----------
+    number : int
+        FractionGroupNumber.
+    fractions : int or None
+        NumberOfFractionsPlanned.
+    beams : tuple of BeamDose
+        Its beams with their dose per fraction (BeamDose), where stated.
+    """
+
+    number: int
+    fractions: int | None = None
+    beams: tuple[BeamDose, ...] = ()
+
+    @property
+    def dose_per_fraction_gy(self) -> float | None:
+        """Sum of the beams' BeamDose (Gy per fraction); None unless every beam states one.
+
+        The beams' specification points may differ, so this is the group's dose per
+        fraction in the planning system's own bookkeeping, not a dose at one point."""
+        doses = [b.dose_gy for b in self.beams]
+        if not doses or any(d is None for d in doses):
+            return None
+        return float(sum(doses))
+
+
+@dataclass(frozen=True)
+class DoseReference:
+    """One DoseReferenceSequence item of an RTPLAN (doses in Gy, point in mm)."""
+
+    number: int | None
+    reference_type: str = ""
+    structure_type: str = ""
+    prescription_gy: float | None = None
+    point_mm: tuple[float, float, float] | None = None
+
+
+@dataclass(frozen=True)
 class Plan:
     """What the RTPLAN says about the prescription.
 
     Attributes
     ----------
     fractions : int or None
-        NumberOfFractionsPlanned of the (first) fraction group.
+        Fractions of the course: NumberOfFractionsPlanned of its one fraction group, or
+        the sum over several groups when their doses per fraction agree (see
+        :mod:`dosecalc.io.rtplan`); None with ``fractions_reason`` when they do not.
     prescription_gy : float or None
         TargetPrescriptionDose (Gy) of the dose reference, when present.
     label : str
         RTPlanLabel.
+    fraction_groups : tuple of FractionGroup
+        Every fraction group with its beams' BeamDose and specification points.
+    dose_references : tuple of DoseReference
+        Every dose reference (type, prescription, point coordinates).
+    fractions_reason : str
+        Why ``fractions`` is None although the plan has fraction groups ('' otherwise).
     """
 
     fractions: int | None = None
@@ -365,6 +513,13 @@ class Plan:
     referenced_structure_set_uid: str | None = None
     frame_of_reference_uid: str | None = None
     source_path: str | None = None
+    fraction_groups: tuple[FractionGroup, ...] = ()
+    dose_references: tuple[DoseReference, ...] = ()
+    fractions_reason: str = ""
+
+    def group(self, number: int) -> FractionGroup | None:
+        """The fraction group with this FractionGroupNumber, or None."""
+        return next((g for g in self.fraction_groups if g.number == number), None)
 
 
 @dataclass(frozen=True)
@@ -412,6 +567,11 @@ class Case:
 
     @property
     def fractions(self) -> int | None:
+        """Fractions of the course the dose grid belongs to: the grid's fraction group's
+        when its RTDOSE references one, else the plan's (None when unknown)."""
+        r = None if self.dose is None else self.dose.reading
+        if r is not None and r.fractions is not None:
+            return r.fractions
         return None if self.plan is None else self.plan.fractions
 
     @property

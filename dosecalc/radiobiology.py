@@ -218,6 +218,11 @@ def _source_scale(grid: DoseGrid, n: int) -> tuple[float, str]:
         raise ParameterError(
             f"dose grid DoseType is {grid.dose_type} (quantity {grid.quantity!r}); BED/EQD2 "
             "conversion needs PHYSICAL dose (converting a converted dose twice is wrong)")
+    from .dose_reading import reading_scale
+
+    chosen = reading_scale(grid, n)
+    if chosen is not None:
+        return chosen
     st = (grid.summation_type or "").upper()
     if st in _PER_FRACTION:
         return float(n), (f"source DoseSummationType FRACTION (dose per fraction) "
@@ -331,8 +336,18 @@ def convert_grid(grid: DoseGrid, alpha_beta, fractions, model="lq", transition_d
     if map_info and map_info.get("overlaps"):
         desc += "; overlaps (first listed wins): " + "; ".join(
             f"{o['winner']} over {o['loser']} {o['volume_cc']:.3g} cc" for o in map_info["overlaps"])
+    if grid.reading is not None:
+        info["source_reading"] = grid.reading.text
+    from .dose_reading import converted_warning
+
+    implausible = converted_warning(out, label)
+    if implausible:
+        # never silent: thousands of Gy EQD2 means a total read as per fraction (or worse)
+        warnings.warn(implausible, RadiobiologyWarning, stacklevel=3)
+        info["warnings"] = [implausible]
+        desc += f"; {implausible}"
     return grid.with_values(out, dose_type="EFFECTIVE", summation_type="PLAN", quantity=label,
-                            model=info, description=desc)
+                            model=info, description=desc, reading=None)
 
 
 def eqd2_grid(grid: DoseGrid, alpha_beta, fractions, model="lq", transition_dose=None) -> DoseGrid:
@@ -463,6 +478,9 @@ def _case_convert(case, alpha_beta, fractions, model, transition_dose, quantity)
     if fractions is None:
         fractions = case.fractions
         if fractions is None:
+            if case.plan is not None and case.plan.fractions_reason:
+                raise ParameterError(f"fractions is not given and the RTPLAN has "
+                                     f"{case.plan.fractions_reason}; pass fractions=N")
             raise ParameterError("fractions is not given and the case has no RTPLAN "
                                  "NumberOfFractionsPlanned; pass fractions=N")
     if isinstance(alpha_beta, Mapping):

@@ -99,6 +99,7 @@ def rtdose_dataset(
     plan_uid: str | None = None,
     struct_uid: str | None = None,
     comment: str | None = None,
+    fraction_group: int | None = None,
 ) -> Dataset:
     """An RT Dose dataset; pixel values = round(dose_fn(patient xyz) / scaling).
 
@@ -144,6 +145,10 @@ def rtdose_dataset(
         ref = Dataset()
         ref.ReferencedSOPClassUID = RT_PLAN
         ref.ReferencedSOPInstanceUID = plan_uid
+        if fraction_group is not None:
+            fg = Dataset()
+            fg.ReferencedFractionGroupNumber = fraction_group
+            ref.ReferencedFractionGroupSequence = DSequence([fg])
         ds.ReferencedRTPlanSequence = DSequence([ref])
     if struct_uid:
         ref = Dataset()
@@ -236,14 +241,43 @@ def rtplan_dataset(
     study_uid: str = "1.2.3.9",
     sop_uid: str | None = None,
     ion: bool = False,
+    groups: Sequence[dict] | None = None,
+    reference_points: Sequence[tuple[float, Sequence[float]]] = (),
 ) -> Dataset:
-    """An RT Plan (or RT Ion Plan) with fraction group and dose references."""
+    """An RT Plan (or RT Ion Plan) with fraction group and dose references.
+
+    ``groups`` replaces the single group of ``fractions``: each a dict with ``fractions``
+    and ``beams``, a list of ``(BeamDose Gy or None, BeamDoseSpecificationPoint (x, y, z)
+    mm or None)``.  ``reference_points``: ``(TargetPrescriptionDose Gy, (x, y, z) mm)``
+    written as POINT TARGET dose references with DoseReferencePointCoordinates.
+    """
     ds = _base(RT_ION_PLAN if ion else RT_PLAN, "RTPLAN", study_uid=study_uid, for_uid=for_uid,
                sop_uid=sop_uid)
     ds.RTPlanLabel = label
     if name:
         ds.RTPlanName = name
-    if fractions is not None:
+    if groups is not None:
+        items, beam_no = [], 0
+        for k, g in enumerate(groups, start=1):
+            fg = Dataset()
+            fg.FractionGroupNumber = k
+            fg.NumberOfFractionsPlanned = g["fractions"]
+            refs_b = []
+            for dose, point in g.get("beams", []):
+                beam_no += 1
+                b = Dataset()
+                b.ReferencedBeamNumber = beam_no
+                b.BeamMeterset = 100.0
+                if dose is not None:
+                    b.BeamDose = f"{dose:.6g}"
+                if point is not None:
+                    b.BeamDoseSpecificationPoint = [f"{c:.6g}" for c in point]
+                refs_b.append(b)
+            fg.NumberOfBeams = len(refs_b)
+            fg.ReferencedBeamSequence = DSequence(refs_b)
+            items.append(fg)
+        ds.FractionGroupSequence = DSequence(items)
+    elif fractions is not None:
         fg = Dataset()
         fg.FractionGroupNumber = 1
         fg.NumberOfFractionsPlanned = fractions
@@ -258,6 +292,14 @@ def rtplan_dataset(
             d.TargetPrescriptionDose = dose
         else:
             d.OrganAtRiskMaximumDose = dose
+        refs.append(d)
+    for dose, point in reference_points:
+        d = Dataset()
+        d.DoseReferenceNumber = len(refs) + 1
+        d.DoseReferenceStructureType = "POINT"
+        d.DoseReferenceType = "TARGET"
+        d.TargetPrescriptionDose = f"{dose:.6g}"
+        d.DoseReferencePointCoordinates = [f"{c:.6g}" for c in point]
         refs.append(d)
     if refs:
         ds.DoseReferenceSequence = DSequence(refs)

@@ -30,6 +30,9 @@ def register(p) -> None:
     p.add_argument("--fractions", type=int, default=None, metavar="N")
     p.add_argument("--child-pugh", default=None, metavar="CLASS", help="e.g. A5, A6, B7 (all plans)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
+    from .info import add_dose_is
+
+    add_dose_is(p)
 
 
 def run(args) -> int:
@@ -49,7 +52,7 @@ def run(args) -> int:
     try:
         run_ = batch(args.root, args.protocol, workers=args.workers, client=client, out=args.out,
                      force=args.force, fractions=args.fractions, child_pugh=args.child_pugh,
-                     progress=False if args.no_progress else None)
+                     progress=False if args.no_progress else None, dose_is=args.dose_is)
         counts: dict[str, int] = {}
         failing = 0
         for r in run_:

@@ -40,6 +40,9 @@ def register(p) -> None:
     p.add_argument("--plot", choices=("auto", "builtin", "matplotlib"), default="auto",
                    help="DVH plots in HTML: matplotlib when installed (auto), or the built-in SVG")
     p.add_argument("--out", default=None, metavar="FILE", help="write the report to FILE (atomically)")
+    from .info import add_dose_is
+
+    add_dose_is(p)
 
 
 def parse_mapping(items) -> dict[str, str]:
@@ -65,7 +68,7 @@ def run(args) -> int:
 
     protocol = load_protocol(args.protocol)  # validate before reading any DICOM
     mapping = parse_mapping(args.map)
-    case = dosecalc.load(*args.paths, plan=args.plan)
+    case = dosecalc.load(*args.paths, plan=args.plan, dose_is=args.dose_is)
     report = check(case, protocol, fractions=args.fractions, child_pugh=args.child_pugh, labs=args.labs,
                    mapping=mapping, prescription_gy=args.prescription)
     if args.out:

@@ -78,6 +78,9 @@ def register(parser) -> None:
                         help="DVHs of the voxel-wise BED at this alpha/beta (Gy)")
     parser.add_argument("--fractions", type=int, default=None, metavar="N",
                         help="number of fractions for --eqd2/--bed (default: the RTPLAN's)")
+    from .info import add_dose_is
+
+    add_dose_is(parser)
 
 
 def structure_dvhs(case, names=None, *, dose=None, prescription_gy=None, **mask_options):
@@ -147,8 +150,14 @@ def format_table(rep: dict) -> str:
     if rep.get("settings", {}).get("dose_type") == "ERROR":
         notes.append("note: the RTDOSE is DoseType ERROR: values are an estimate of the dose ERROR, "
                      "not dose")
-    if rep.get("settings", {}).get("dose_summation_type") == "FRACTION":
+    reading = rep.get("settings", {}).get("dose_reading") or {}
+    if reading.get("reading") == "per-fraction" and rep.get("settings", {}).get("dose_quantity") == "dose":
         # the grid holds dose per fraction: never let it read as the course total
+        notes.append("note: doses are PER FRACTION, not the course total: " + reading["text"])
+    elif reading.get("text") and (reading.get("source") != "label" or reading.get("refusal")
+                                  or reading.get("status") in ("inconclusive", "contradicts")):
+        notes.append(f"note: {reading['text']}")
+    elif not reading and rep.get("settings", {}).get("dose_summation_type") == "FRACTION":
         notes.append("note: the RTDOSE is DoseSummationType FRACTION: doses are PER FRACTION, not "
                      "the course total")
     for e in entries:
@@ -182,12 +191,14 @@ def render(rep: dict, fmt: str) -> str:
 
 def _settings(case, dose, specs, mask_options, prescription_gy) -> dict:
     from ..dvh import _jsonable
+    from .info import _reading
 
     return _jsonable({
         "dose_file": dose.source_path if dose is not None else None,
         "dose_quantity": dose.quantity if dose is not None else None,
         "dose_type": dose.dose_type if dose is not None else None,
         "dose_summation_type": dose.summation_type if dose is not None else None,
+        "dose_reading": _reading(case.dose.reading if case.dose is not None else None),
         "structure_file": case.structures.source_path,
         "prescription_gy": prescription_gy,
         "mask_options": dict(mask_options),
@@ -204,7 +215,7 @@ def run(args) -> int:
     for s in specs:
         parse_metric(s)  # a malformed spec fails before any file is read
     mask_options = {"supersample": _supersample(args.supersample), "end_cap": args.end_cap}
-    case = load(*args.paths, plan=args.plan, prescription_gy=args.prescription)
+    case = load(*args.paths, plan=args.plan, prescription_gy=args.prescription, dose_is=args.dose_is)
     from ..errors import ParameterError
 
     if args.eqd2 is not None and args.bed is not None:

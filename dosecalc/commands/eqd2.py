@@ -39,6 +39,9 @@ def register(parser) -> None:
                         help="LQ-L transition dose per fraction d_T in Gy (required with lq-l)")
     parser.add_argument("--bed", action="store_true", help="write BED instead of EQD2")
     parser.add_argument("--out", required=True, metavar="FILE", help="output RTDOSE file")
+    from .info import add_dose_is
+
+    add_dose_is(parser)
 
 
 def parse_structure_alpha_beta(items, default_gy: float) -> dict | float:
@@ -75,7 +78,7 @@ def run(args) -> int:
     from ..io.load import load
     from ..radiobiology import RadiobiologyWarning
 
-    case = load(*args.paths)
+    case = load(*args.paths, dose_is=args.dose_is)
     alpha_beta = parse_structure_alpha_beta(args.structure_alpha_beta, args.alpha_beta)
     convert = case.bed if args.bed else case.eqd2
     with warnings.catch_warnings(record=True) as caught:

@@ -27,12 +27,21 @@ def register(parser) -> None:
     parser.add_argument("--format", choices=("table", "json"), default="table", help="output format")
     parser.add_argument("--plan", default=None,
                         help="plan SOP instance UID, plan label or RTDOSE/RTSTRUCT path when several plans")
+    add_dose_is(parser)
+
+
+def add_dose_is(parser) -> None:
+    """``--dose-is total|per-fraction``, shared by every command that loads a dose."""
+    parser.add_argument("--dose-is", default=None, metavar="total|per-fraction", dest="dose_is",
+                        help="read the RTDOSE as the course total or as dose per fraction, whatever "
+                             "its DoseSummationType and the RTPLAN's beam doses say (default: the "
+                             "label, cross-checked against the RTPLAN)")
 
 
 def run(args) -> int:
     from ..io.load import load
 
-    case = load(*args.paths, plan=args.plan)
+    case = load(*args.paths, plan=args.plan, dose_is=args.dose_is)
     summary = case_summary(case)
     if args.format == "json":
         sys.stdout.write(json.dumps(summary, indent=2) + "\n")
@@ -80,6 +89,7 @@ def case_summary(case: Case) -> dict:
             "quantity": g.quantity,
             "source_orientation": list(g.source_orientation),
             "description": g.description,
+            "reading": _reading(g.reading),
         }
     from ..masks import structure_volume_cc
 
@@ -122,6 +132,15 @@ def case_summary(case: Case) -> dict:
     }
 
 
+def _reading(r) -> dict | None:
+    """The grid's reading (course total / per fraction) as plain data, or None."""
+    if r is None:
+        return None
+    return {"reading": r.reading or None, "source": r.source, "status": r.status, "label": r.label,
+            "fractions": r.fractions, "evidence": list(r.evidence), "refusal": r.refusal or None,
+            "warnings": list(r.warnings), "text": r.text}
+
+
 def _fmt3(v) -> str:
     return " x ".join(f"{x:g}" for x in v)
 
@@ -138,6 +157,8 @@ def format_table(s: dict) -> str:
                      + " mm")
         lines.append(f"  dose {d['min_gy']:.3f}..{d['max_gy']:.3f} Gy, DoseType {d['dose_type']}, "
                      f"summation {d['summation_type']}" + (f" ({d['description']})" if d["description"] else ""))
+        if d.get("reading"):
+            lines.append(f"  {d['reading']['text']}")
     else:
         lines.append("Dose: none")
     p = s["plan"]

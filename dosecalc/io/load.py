@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..errors import FrameOfReferenceError, ParameterError
 from ..model import SUMMATION_TYPES, Case, FileRecord, Plan, StructureSet
+from ..dose_reading import cross_check, parse_dose_is, plausibility
 from .ct import ct_series
 from .rtdose import read_rtdose, sum_beam_doses
 from .rtplan import read_rtplan
@@ -22,7 +23,8 @@ from .scan import Header, scan
 from .select import select
 
 
-def load(*paths, plan: str | None = None, prescription_gy: float | None = None) -> Case:
+def load(*paths, plan: str | None = None, prescription_gy: float | None = None,
+         dose_is: str | None = None) -> Case:
     """Load one plan's dose, structures, plan and CT geometry.
 
     Parameters
@@ -40,6 +42,11 @@ def load(*paths, plan: str | None = None, prescription_gy: float | None = None) 
     prescription_gy : float, optional
         Prescription dose in Gy.  Overrides the RTPLAN's (with a note when they differ)
         and converts DoseUnits RELATIVE (1.0 = this dose).
+    dose_is : {"total", "per-fraction"}, optional
+        How to read the dose grid, whatever its DoseSummationType and the RTPLAN say.
+        By default the label is cross-checked against the RTPLAN's beam doses
+        (:mod:`dosecalc.dose_reading`); the reading used is recorded on the grid
+        (``case.dose.reading``) and said in the notes when it is not the label's.
 
     Returns
     -------
@@ -62,6 +69,7 @@ def load(*paths, plan: str | None = None, prescription_gy: float | None = None) 
         if not (math.isfinite(p) and p > 0):
             raise ParameterError(f"prescription_gy must be a positive number of Gy, got {prescription_gy!r}")
         prescription_gy = p
+    dose_is = parse_dose_is(dose_is)  # a bad choice fails before any file is read
     where = ", ".join(str(p) for p in paths)
     result = scan(paths)
     sel = select(result, plan, where)
@@ -85,6 +93,8 @@ def load(*paths, plan: str | None = None, prescription_gy: float | None = None) 
         grids = [read_rtdose(h.path, prescription_gy=prescription_gy) for h in sel.doses]
         dose = sum_beam_doses(grids) if len(grids) > 1 else grids[0]
         notes += _dose_notes(dose)
+        dose, reading_notes = _read_dose_as(dose, plan_obj, dose_is)
+        notes += reading_notes
 
     structures = StructureSet()
     if sel.struct is not None:
@@ -121,6 +131,21 @@ def _dose_notes(dose) -> list[str]:
                      f"(PS3.3 C.8.8.3): whether the grid is a course total or dose per fraction is "
                      f"unknown (protocol checks and BED/EQD2 refuse it)")
     return notes
+
+
+def _read_dose_as(dose, plan, dose_is):
+    """The grid with its reading (course total / per fraction) recorded, and the notes a
+    reader must see: a reading that is not the label's, a refusal, an inconclusive check,
+    implausible values."""
+    reading = cross_check(dose, plan, dose_is=dose_is)
+    warns = plausibility(dose, reading, None if plan is None else plan.prescription_gy)
+    reading = replace(reading, warnings=tuple(warns))
+    notes = []
+    where = dose.source_path or "the RTDOSE"
+    if reading.overrides_label or reading.refusal or reading.status in ("inconclusive", "contradicts"):
+        notes.append(f"{where}: {reading.text}")
+    notes += warns
+    return replace(dose, reading=reading), notes
 
 
 def _record(h: Header) -> FileRecord:

@@ -341,6 +341,7 @@ def _read(ds, path: str, prescription_gy: float | None) -> DoseGrid:
         source_path=path,
         sop_instance_uid=str(ds.get("SOPInstanceUID", "") or "") or None,
         referenced_plan_uid=_first_ref(plan_refs),
+        referenced_fraction_group=_fraction_group(plan_refs, path),
         referenced_structure_set_uid=_first_ref(ss_refs),
         description=description,
         quantity=quantity,
@@ -366,6 +367,22 @@ def _effective_quantity(ds, dose_type: str) -> tuple[str, dict]:
     except ValueError:
         model = {}  # cut at the attribute's length: keep the label, which is complete
     return label, model if isinstance(model, dict) else {}
+
+
+def _fraction_group(plan_refs, path: str) -> int | None:
+    """ReferencedFractionGroupNumber under ReferencedRTPlanSequence (the grid is the dose
+    of that fraction group), or None."""
+    for item in plan_refs:
+        for g in item.get("ReferencedFractionGroupSequence") or []:
+            n = g.get("ReferencedFractionGroupNumber")
+            if n is None or str(n).strip() == "":
+                continue
+            try:
+                return int(n)
+            except (TypeError, ValueError) as exc:
+                raise DicomError(f"ReferencedFractionGroupNumber must be an integer, got {n!r}",
+                                 path=path) from exc
+    return None
 
 
 def _first_ref(seq) -> str | None:

@@ -180,6 +180,7 @@ class Report:
     curves: tuple[Curve, ...] = ()
     case_label: str = ""
     dose_description: str = ""
+    dose_reading: str = ""
 
     @property
     def verdict(self) -> str:
@@ -217,6 +218,7 @@ class Report:
             "prescription_gy": self.prescription_gy,
             "prescription_source": self.prescription_source,
             "dose": self.dose_description,
+            "dose_reading": self.dose_reading or None,
             "verdict": self.verdict,
             "counts": self.counts(),
             "structures": self.structures,
@@ -272,6 +274,19 @@ def _total_dose(case, n: int | None):
     if grid.dose_type != "PHYSICAL" or grid.quantity != "dose":
         raise ParameterError(f"protocol checks need PHYSICAL dose; the dose grid is DoseType "
                              f"{grid.dose_type} ({grid.quantity}) from {grid.source_path or 'memory'}")
+    from ..dose_reading import reading_scale
+
+    chosen = reading_scale(grid, n or 1)
+    if chosen is not None:
+        if chosen[0] == 1.0 and grid.reading.reading == "total":
+            return grid, chosen[1], ""
+        if n is None:
+            return None, "", (f"the dose grid is read as dose per fraction ({grid.reading.text}) and the "
+                              "number of fractions is unknown: give --fractions")
+        scale, text = reading_scale(grid, n)
+        total = grid.with_values(grid.values_gy * scale, summation_type="PLAN",
+                                 description=f"{grid.description}; {text} (protocol check)".lstrip("; "))
+        return total, text, ""
     st = (grid.summation_type or "").upper()
     if st == "FRACTION":
         if n is None:
@@ -487,8 +502,13 @@ def check(case, protocol, fractions: int | None = None, child_pugh=None, labs=No
         cls = cp.cls
 
     total, dose_desc, dose_reason = _total_dose(case, n)
-    if dose_desc and "FRACTION" in dose_desc:
+    if dose_desc and ("FRACTION" in dose_desc or "RTPLAN" in dose_desc or "dose_is" in dose_desc):
         notes.append(dose_desc)
+    reading = None if case.dose is None else case.dose.reading
+    if reading is not None:
+        # every report says which reading of the grid (course total / per fraction) was used
+        notes.append(reading.text)
+        notes.extend(reading.warnings)
 
     rx_from_plan = True
     if prescription_gy is not None:
@@ -516,7 +536,9 @@ def check(case, protocol, fractions: int | None = None, child_pugh=None, labs=No
         results.append(ConstraintResult(
             id="fractions", structure="Plan", roi="", metric="Fractions", comparator="in", limit=float("nan"),
             unit="fx", value=None, verdict=NOT_EVALUABLE,
-            reason="number of fractions unknown (no RTPLAN NumberOfFractionsPlanned): give --fractions",
+            reason=("number of fractions unknown ("
+                    + (case.plan.fractions_reason if case.plan is not None and case.plan.fractions_reason
+                       else "no RTPLAN NumberOfFractionsPlanned") + "): give --fractions"),
             source=proto.id, confidence="primary", kind="prescription"))
     elif n not in proto.fractionations:
         results.append(ConstraintResult(
@@ -549,7 +571,7 @@ def check(case, protocol, fractions: int | None = None, child_pugh=None, labs=No
     return Report(protocol=proto, fractions=n, fractions_source=n_src, child_pugh=cp, constraint_set=cls,
                   albi=albi, prescription_gy=rx, prescription_source=rx_src, matches=matches,
                   results=tuple(results), notes=tuple(notes), curves=tuple(curve_list), case_label=label,
-                  dose_description=dose_desc)
+                  dose_description=dose_desc, dose_reading="" if reading is None else reading.text)
 
 
 def _curves(dvhs: dict) -> list[Curve]:
