@@ -20,6 +20,7 @@ from typing import Iterable
 
 from .dvh import DEFAULT_BIN_GY, DVH
 from .errors import ContourError, ParameterError
+from .mask_options import MaskOptions
 from .model import Case, DoseGrid, Structure
 
 #: Upper bound on the bytes of mask arrays kept in one case's cache.
@@ -48,18 +49,6 @@ def _resolve(case: Case, name):
     return case_structure(case, name)
 
 
-def _options_key(options: dict) -> tuple:
-    out = []
-    for k in sorted(options):
-        v = options[k]
-        try:
-            hash(v)
-        except TypeError:
-            v = repr(v)
-        out.append((k, v))
-    return tuple(out)
-
-
 def _cache(case: Case) -> OrderedDict:
     c = case._cache.get(_CACHE_KEY)
     if c is None:
@@ -67,7 +56,8 @@ def _cache(case: Case) -> OrderedDict:
     return c
 
 
-def case_mask(case: Case, name, *, grid: DoseGrid | None = None, **mask_options):
+def case_mask(case: Case, name, *, grid: DoseGrid | None = None, options: MaskOptions | None = None,
+              **mask_options):
     """Fractional mask of a structure or derived expression on a dose grid (cached).
 
     Parameters
@@ -79,9 +69,9 @@ def case_mask(case: Case, name, *, grid: DoseGrid | None = None, **mask_options)
     grid : DoseGrid, optional
         Grid whose lattice the mask uses; default ``case.dose``.  Any grid of the same
         geometry (an EQD2 grid of the same dose) shares the cached mask.
-    **mask_options
-        Passed to :func:`dosecalc.masks.structure_mask` (``supersample``, ``end_cap``,
-        ``interpolation``).
+    options : MaskOptions, optional
+        How to rasterise; keyword arguments ``supersample``, ``end_cap``,
+        ``interpolation`` override its fields (see :mod:`dosecalc.mask_options`).
 
     Returns
     -------
@@ -96,6 +86,7 @@ def case_mask(case: Case, name, *, grid: DoseGrid | None = None, **mask_options)
     """
     from .masks import structure_mask
 
+    opts = MaskOptions.from_kwargs(options, **mask_options)
     g = _dose_grid(case, grid)
     target = _resolve(case, name)
     if isinstance(target, Structure):
@@ -106,18 +97,18 @@ def case_mask(case: Case, name, *, grid: DoseGrid | None = None, **mask_options)
         ident = ("roi", target.number, target.name)
     else:
         ident = ("expr", target.expression)
-    key = (ident, g.shape, g.origin_mm, g.spacing_mm, _options_key(mask_options))
+    key = (ident, g.shape, g.origin_mm, g.spacing_mm, opts.key())
     cache = _cache(case)
     mask = cache.get(key)
     if mask is not None:
         cache.move_to_end(key)
         return mask
     if isinstance(target, Structure):
-        mask = structure_mask(target, g, **mask_options)
+        mask = structure_mask(target, g, options=opts)
     else:
         from .derived import derived_mask
 
-        mask = derived_mask(case, target, g, **mask_options)
+        mask = derived_mask(case, target, g, options=opts)
     cache[key] = mask
     _trim(cache)
     return mask
@@ -135,7 +126,8 @@ def _display_name(target) -> str:
 
 
 def case_dvh(case: Case, name, *, dose: DoseGrid | None = None, prescription_gy: float | None = None,
-             mode: str = "auto", bin_gy: float = DEFAULT_BIN_GY, **mask_options) -> DVH:
+             mode: str = "auto", bin_gy: float = DEFAULT_BIN_GY, options: MaskOptions | None = None,
+             **mask_options) -> DVH:
     """DVH of one structure or derived expression.
 
     Parameters
@@ -150,8 +142,9 @@ def case_dvh(case: Case, name, *, dose: DoseGrid | None = None, prescription_gy:
         Prescription (Gy) for ``%`` metrics.  Default: the plan's, for physical dose only.
     mode, bin_gy
         DVH mode and bin width, see :meth:`dosecalc.dvh.DVH.from_samples`.
-    **mask_options
-        ``supersample``, ``end_cap``, ``interpolation`` (see :mod:`dosecalc.masks`).
+    options : MaskOptions, optional
+        Keyword arguments ``supersample``, ``end_cap``, ``interpolation`` override its
+        fields (see :mod:`dosecalc.mask_options`).
 
     Returns
     -------
@@ -163,7 +156,7 @@ def case_dvh(case: Case, name, *, dose: DoseGrid | None = None, prescription_gy:
 
     grid = _dose_grid(case, dose)
     target = _resolve(case, name)
-    mask = case_mask(case, target, grid=grid, **mask_options)
+    mask = case_mask(case, target, grid=grid, options=MaskOptions.from_kwargs(options, **mask_options))
     if grid.dose_type == "EFFECTIVE" and grid.model:
         # On a sub-voxel lattice, convert the interpolated physical dose rather than
         # interpolate the (convex) EQD2/BED grid, which would overestimate between voxels.
@@ -185,7 +178,7 @@ def case_dvh(case: Case, name, *, dose: DoseGrid | None = None, prescription_gy:
         "mask_spacing_mm": list(mask.spacing_mm),
     })
     if grid.model:
-        settings["dose_model"] = dict(grid.model)
+        settings["dose_model"] = grid.model.to_dict()
     extremes = None
     if grid.quantity == "dose" and len(mask.corners_mm):
         # Min/Max over the prism's corners too: cell samples sit up to half a cell inside

@@ -25,14 +25,14 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from .errors import DoseCalcError, ParameterError, SelectionError
+from .io.uids import RTPLAN_CLASSES
+from .verdict import Verdict
 
 RESULT_VERSION = 1
 CSV_COLUMNS = ("plan", "patient_id", "structure", "metric", "value", "limit", "level2",
                "verdict", "reason", "source", "confidence")
 SUMMARY_COLUMNS = ("plan", "patient_id", "status", "verdict", "n_fail", "n_not_evaluable",
                    "seconds", "error", "dose_reading")
-
-_RTPLAN_CLASSES = {"1.2.840.10008.5.1.4.1.1.481.5", "1.2.840.10008.5.1.4.1.1.481.8"}
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def _plan_uids(folder: Path) -> list[str]:
                                  specific_tags=["SOPClassUID", "SOPInstanceUID"])
         except (InvalidDicomError, OSError, ValueError, TypeError, AttributeError, EOFError):
             continue  # the loader reports unreadable files when the plan is evaluated
-        if str(ds.get("SOPClassUID", "")) in _RTPLAN_CLASSES and ds.get("SOPInstanceUID"):
+        if str(ds.get("SOPClassUID", "")) in RTPLAN_CLASSES and ds.get("SOPInstanceUID"):
             uids.add(str(ds.SOPInstanceUID))
     return sorted(uids)
 
@@ -242,8 +242,8 @@ def constraint_rows(results: Iterable[PlanResult]) -> list[dict]:
 def summary_row(r: PlanResult) -> dict:
     constraints = (r.report or {}).get("constraints", [])
     return {"plan": r.plan, "patient_id": r.patient_id, "status": r.status, "verdict": r.verdict,
-            "n_fail": sum(1 for c in constraints if c.get("verdict") == "fail"),
-            "n_not_evaluable": sum(1 for c in constraints if c.get("verdict") == "not evaluable"),
+            "n_fail": sum(1 for c in constraints if c.get("verdict") == Verdict.FAIL),
+            "n_not_evaluable": sum(1 for c in constraints if c.get("verdict") == Verdict.NOT_EVALUABLE),
             "seconds": round(r.seconds, 3), "error": r.error,
             "dose_reading": (r.report or {}).get("dose_reading")}
 

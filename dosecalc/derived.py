@@ -1,6 +1,6 @@
 """Derived structures: boolean expressions of ROIs such as ``"Liver - GTV"``.
 
-Syntax
+Syntax (one grammar for the whole engine, :mod:`dosecalc.expressions`)
 ------
 * ``A - B`` difference, ``A | B`` or ``A + B`` union, ``A & B`` intersection; parentheses
   group.  ``&`` binds tighter than ``|``, ``+`` and ``-``, which associate left to right
@@ -20,18 +20,17 @@ voxels first): ``"Liver - GTV"`` is an organ-sized structure and keeps the dose 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from .errors import ParameterError, StructureNotFoundError
+from .expressions import SYMBOL, ExpressionSyntaxError, parse
+from .mask_options import MaskOptions
 from .model import DoseGrid, Structure
 
 __all__ = ["DerivedStructure", "case_structure", "derived_mask", "parse_expression"]
 
-_OPS = {"-": "difference", "|": "union", "+": "union", "&": "intersection"}
-_SYMBOL = {"difference": "-", "union": "|", "intersection": "&"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,49 +68,6 @@ def _lookup(case, key):
         return None
 
 
-def _tokenise(text: str, names: list[str]) -> list[tuple[str, object]]:
-    """Tokens ('(' / ')' / 'op' / 'name'); known ROI names match first, longest first."""
-    known = sorted(names, key=len, reverse=True)
-    tokens: list[tuple[str, object]] = []
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch.isspace():
-            i += 1
-            continue
-        if ch in "()":
-            tokens.append((ch, ch))
-            i += 1
-            continue
-        if ch in _OPS and (i == 0 or text[i - 1].isspace() or text[i - 1] == ")") and \
-                (i + 1 == n or text[i + 1].isspace() or text[i + 1] == "("):
-            tokens.append(("op", _OPS[ch]))
-            i += 1
-            continue
-        match = None
-        for name in known:
-            seg = text[i:i + len(name)]
-            end = i + len(name)
-            if seg.casefold() == name.casefold() and (end == n or _boundary(text, end)):
-                match = name
-                break
-        if match is not None:
-            tokens.append(("name", text[i:i + len(match)]))
-            i += len(match)
-            continue
-        # unknown word(s): up to the next operator surrounded by spaces or a parenthesis
-        m = re.compile(r"\s+[-|+&](?=\s|\()|[()]").search(text, i)
-        end = m.start() if m else n
-        tokens.append(("name", text[i:end].strip()))
-        i = end
-    return tokens
-
-
-def _boundary(text: str, end: int) -> bool:
-    rest = text[end:]
-    return rest[0] == ")" or re.match(r"\s*($|\)|[-|+&](\s|\(|$))", rest) is not None
-
-
 def parse_expression(case, expression: str):
     """Parse ``expression`` into a tree of ROIs of ``case`` (see module docstring).
 
@@ -122,65 +78,26 @@ def parse_expression(case, expression: str):
         or an expression that does not parse.
     """
     names = list(case.structures.names)
-    tokens = _tokenise(expression, names)
-    pos = 0
 
-    def fail(msg):
+    def leaf(name):
+        s = _lookup(case, name)
+        if s is None:
+            raise StructureNotFoundError(f"no structure named {name!r} (in expression {expression!r}); "
+                                         f"structures: {names}")
+        return s
+
+    try:
+        return parse(expression, names, leaf)
+    except ExpressionSyntaxError as exc:
         raise StructureNotFoundError(
-            f"structure expression {expression!r}: {msg}; structures: {names} "
-            "(operators -, |, +, & need spaces around them)")
-
-    def peek():
-        return tokens[pos] if pos < len(tokens) else (None, None)
-
-    def primary():
-        nonlocal pos
-        kind, val = peek()
-        if kind == "(":
-            pos += 1
-            node = expr()
-            if peek()[0] != ")":
-                fail("missing ')'")
-            pos += 1
-            return node
-        if kind == "name":
-            pos += 1
-            s = _lookup(case, val)
-            if s is None:
-                raise StructureNotFoundError(f"no structure named {val!r} (in expression {expression!r}); "
-                                             f"structures: {names}")
-            return ("roi", s)
-        fail("expected a structure name or '('" if kind is None else f"unexpected {val!r}")
-
-    def term():
-        nonlocal pos
-        node = primary()
-        while peek() == ("op", "intersection"):
-            pos += 1
-            node = ("intersection", node, primary())
-        return node
-
-    def expr():
-        nonlocal pos
-        node = term()
-        while peek()[0] == "op" and peek()[1] in ("union", "difference"):
-            op = peek()[1]
-            pos += 1
-            node = (op, node, term())
-        return node
-
-    if not tokens:
-        fail("empty expression")
-    tree = expr()
-    if pos != len(tokens):
-        fail(f"unexpected {tokens[pos][1]!r}")
-    return tree
+            f"structure expression {expression!r}: {exc}; structures: {names} "
+            "(operators -, |, +, & need spaces around them)") from None
 
 
 def _render(tree) -> str:
     if tree[0] == "roi":
         return tree[1].name
-    return f"({_render(tree[1])} {_SYMBOL[tree[0]]} {_render(tree[2])})"
+    return f"({_render(tree[1])} {SYMBOL[tree[0]]} {_render(tree[2])})"
 
 
 def _operands(tree, acc):
@@ -230,7 +147,8 @@ def _auto_factor(mask, grid: DoseGrid) -> int:
     return masks.auto_supersample(mask.volume_cc, extent, grid.spacing_mm)
 
 
-def derived_mask(case, expression, grid: DoseGrid | None = None, **mask_options):
+def derived_mask(case, expression, grid: DoseGrid | None = None, options: MaskOptions | None = None,
+                 **mask_options):
     """Fractional mask of a structure or a derived expression on ``grid``.
 
     Parameters
@@ -239,9 +157,9 @@ def derived_mask(case, expression, grid: DoseGrid | None = None, **mask_options)
     expression : str, int, Structure or DerivedStructure
     grid : DoseGrid, optional
         Lattice grid (default ``case.dose``).
-    **mask_options
-        ``supersample``, ``end_cap``, ``interpolation`` as for
-        :func:`dosecalc.masks.structure_mask`.
+    options : MaskOptions, optional
+        ``supersample``, ``end_cap``, ``interpolation``; keyword arguments override its
+        fields (as for :func:`dosecalc.masks.structure_mask`).
 
     Returns
     -------
@@ -253,15 +171,11 @@ def derived_mask(case, expression, grid: DoseGrid | None = None, **mask_options)
     grid = case.dose if grid is None else grid
     if grid is None:
         raise ParameterError("derived_mask: the case has no dose grid; pass grid=")
+    opts = MaskOptions.from_kwargs(options, **mask_options)
     target = case_structure(case, expression)
     if isinstance(target, Structure):
-        return masks.structure_mask(target, grid, **mask_options)
-    end_cap = mask_options.get("end_cap", "half")
-    interpolation = mask_options.get("interpolation", masks.DEFAULT_INTERPOLATION)
-    supersample = mask_options.get("supersample", "auto")
-    unknown = set(mask_options) - {"end_cap", "interpolation", "supersample"}
-    if unknown:
-        raise ParameterError(f"derived_mask: unknown mask options {sorted(unknown)}")
+        return masks.structure_mask(target, grid, options=opts)
+    end_cap, interpolation, supersample = opts.end_cap, opts.interpolation, opts.supersample
     for s in target.operands:
         if not s.has_volume:
             raise ParameterError(f"derived structure {target.name!r}: operand {s.name!r} has no closed "

@@ -33,6 +33,7 @@ import numpy as np
 
 from .dvh import DVH
 from .errors import ParameterError
+from .mask_options import MaskOptions
 from .model import Case, DoseGrid
 
 
@@ -98,7 +99,7 @@ def homogeneity_index(target: DVH) -> float:
 
 
 def case_indices(case: Case, target, *, prescription_gy: float | None = None, dose: DoseGrid | None = None,
-                 region: str | None = None, **mask_options) -> dict:
+                 region: str | None = None, options: MaskOptions | None = None, **mask_options) -> dict:
     """Paddick CI, gradient index and ICRU 83 HI of one target of a case.
 
     Parameters
@@ -113,8 +114,9 @@ def case_indices(case: Case, target, *, prescription_gy: float | None = None, do
     region : str, optional
         Structure whose volume holds the isodose volumes (``"Body"``); default the whole
         dose grid.
-    **mask_options
-        Mask options for the target (and region) DVH.
+    options : MaskOptions, optional
+        Mask options for the target (and region) DVH; keyword arguments
+        (``supersample``...) override its fields.
 
     Returns
     -------
@@ -129,11 +131,12 @@ def case_indices(case: Case, target, *, prescription_gy: float | None = None, do
     grid = case.dose if dose is None else dose
     if grid is None:
         raise ParameterError("the case has no dose grid (no RTDOSE loaded); load one or pass dose=")
-    tdvh = case_dvh(case, target, dose=grid, prescription_gy=rx, **mask_options)
+    opts = MaskOptions.from_kwargs(options, **mask_options)
+    tdvh = case_dvh(case, target, dose=grid, prescription_gy=rx, options=opts)
     if region is None:
         rdvh = grid_dvh(grid)
     else:
-        rdvh = case_dvh(case, region, dose=grid, prescription_gy=rx, **mask_options)
+        rdvh = case_dvh(case, region, dose=grid, prescription_gy=rx, options=opts)
     return {
         "target": tdvh.name,
         "region": rdvh.name,

@@ -90,6 +90,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import ContourError, ParameterError
+from .mask_options import DEFAULT_INTERPOLATION, END_CAPS, INTERPOLATIONS, MaskOptions
 from .model import DoseGrid, Structure
 
 __all__ = ["StructureMask", "structure_mask", "mask_samples", "combine", "auto_supersample"]
@@ -101,9 +102,8 @@ AUTO_CELLS_SMALL = 100.0
 AUTO_CELLS_LARGE = 30.0
 AUTO_MAX_K = 16
 AUTO_MAX_CELLS = 4_000_000
-_END_CAPS = ("half", "none")
-_INTERPOLATIONS = ("prism", "shape")
-DEFAULT_INTERPOLATION = "prism"
+_END_CAPS = END_CAPS  # kept importable under the old names
+_INTERPOLATIONS = INTERPOLATIONS
 SHAPE_TIP_RATIO = 0.05  # run-end contour area below this fraction of its neighbour's: a closing end
 SHAPE_BAND_CELLS = 3  # exact in-plane distances within this many cells of a contour
 SHAPE_SUB_MIN = 2  # sub-planes per lattice layer (at least)
@@ -368,7 +368,7 @@ def _voxel_range(lo_mm, hi_mm, origin, spacing, n):
 
 
 def structure_mask(structure: Structure, grid: DoseGrid, *, supersample="auto", end_cap: str = "half",
-                   interpolation: str = "prism") -> StructureMask:
+                   interpolation: str = "prism", options: MaskOptions | None = None) -> StructureMask:
     """Rasterise a structure into fractional cell volumes on the dose grid's lattice.
 
     Parameters
@@ -384,6 +384,8 @@ def structure_mask(structure: Structure, grid: DoseGrid, *, supersample="auto", 
     interpolation : {"prism", "shape"}
         Shape between planes: right prisms (slabs, default) or shape-based interpolation
         of signed distances (module docstring).
+    options : MaskOptions, optional
+        The three options as one record (then the keyword arguments are not used).
 
     Returns
     -------
@@ -394,10 +396,9 @@ def structure_mask(structure: Structure, grid: DoseGrid, *, supersample="auto", 
         raise ParameterError(f"structure must be a dosecalc.model.Structure, got {type(structure).__name__}")
     if not isinstance(grid, DoseGrid):
         raise ParameterError(f"grid must be a dosecalc.model.DoseGrid, got {type(grid).__name__}")
-    if end_cap not in _END_CAPS:
-        raise ParameterError(f"end_cap must be one of {_END_CAPS}, got {end_cap!r}")
-    if interpolation not in _INTERPOLATIONS:
-        raise ParameterError(f"interpolation must be one of {_INTERPOLATIONS}, got {interpolation!r}")
+    if options is None:
+        options = MaskOptions(supersample, end_cap, interpolation)
+    supersample, end_cap, interpolation = options.supersample, options.end_cap, options.interpolation
     if not structure.has_volume:
         raise ContourError(f"structure {structure.name!r} has no closed planar contours, so no volume "
                            "(CLOSED_PLANAR contours expected)")

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from .errors import MetricSpecError
+from .quantity import DoseQuantity
 
 KINDS = ("D", "DC", "V", "CV", "Mean", "Max", "Min", "Volume")
 
@@ -176,27 +177,7 @@ def quantity_matches(label: str, quantity: str) -> bool:
     """
     if label in ("Gy", "cGy"):
         return True
-    if quantity == "dose":
-        return False
-    base, _, rest = label.partition("(")
-    qbase, _, qrest = quantity.partition("(")
-    if base != qbase:
-        return False
-    if not rest:
-        return True
-    return _params(rest) == _params(qrest)
-
-
-def _params(s: str) -> tuple:
-    """Normalised '(a/b=2.50, ...)' contents for comparison: numbers compared as floats."""
-    out = []
-    for part in s.rstrip(")").split(","):
-        key, _, val = part.strip().partition("=")
-        try:
-            out.append((key.strip(), float(val)))
-        except ValueError:
-            out.append((key.strip(), val.strip()))
-    return tuple(out)
+    return DoseQuantity.parse(label).matches(DoseQuantity.parse(quantity))
 
 
 def metric_label(spec: MetricSpec | str, quantity: str = "dose") -> str:

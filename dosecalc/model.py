@@ -22,11 +22,11 @@ from typing import Iterator
 import numpy as np
 
 from .errors import ParameterError, StructureNotFoundError
+from .provenance import NONE as NO_PROVENANCE
+from .provenance import DoseProvenance
+from .summation import SUMMATION_TYPES  # noqa: F401  (kept importable from here)
 
 DOSE_TYPES = ("PHYSICAL", "EFFECTIVE", "ERROR")
-# Defined terms of DoseSummationType (PS3.3 C.8.8.3).
-SUMMATION_TYPES = ("PLAN", "MULTI_PLAN", "PLAN_OVERVIEW", "FRACTION", "BEAM", "BRACHY",
-                   "FRACTION_SESSION", "BEAM_SESSION", "BRACHY_SESSION", "CONTROL_POINT", "RECORD")
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
@@ -137,9 +137,10 @@ class DoseGrid:
     quantity : str
         What the numbers are: ``"dose"`` for physical dose, or the TG-263 label of the
         converted quantity, for example ``"EQD2Gy(a/b=2.5)"`` or ``"BED(a/b=10)"``.
-    model : dict
-        Parameters of the model behind an EFFECTIVE grid (name, alpha/beta map,
-        fractions, transition dose); empty for physical dose.
+    model : DoseProvenance
+        The model behind an EFFECTIVE grid (name, alpha/beta or map, fractions,
+        transition dose, source grid); empty for physical dose.  Reads like a mapping
+        (``grid.model["fractions"]``); a plain dict given here becomes a record.
     referenced_fraction_group : int or None
         ReferencedFractionGroupNumber of the RTDOSE's plan reference: the grid is the dose
         of that fraction group only.
@@ -161,7 +162,7 @@ class DoseGrid:
     referenced_structure_set_uid: str | None = None
     description: str = ""
     quantity: str = "dose"
-    model: dict = field(default_factory=dict)
+    model: DoseProvenance = field(default_factory=lambda: NO_PROVENANCE)
     referenced_fraction_group: int | None = None
     reading: DoseReading | None = None
 
@@ -185,7 +186,7 @@ class DoseGrid:
         object.__setattr__(self, "spacing_mm", spacing)
         if self.dose_type not in DOSE_TYPES:
             raise ParameterError(f"dose_type must be one of {DOSE_TYPES}, got {self.dose_type!r}")
-        object.__setattr__(self, "model", dict(self.model))
+        object.__setattr__(self, "model", DoseProvenance.from_dict(self.model))
 
     # --- geometry -------------------------------------------------------------------
     @property

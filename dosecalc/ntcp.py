@@ -22,6 +22,8 @@ from types import MappingProxyType
 import numpy as np
 
 from .errors import ParameterError
+from .mask_options import MaskOptions
+from .quantity import DoseKind, DoseQuantity
 
 __all__ = ["LKBParameters", "RILD_PARAMETER_SETS", "geud", "geud_from_samples", "geud_from_curve",
            "ntcp_lkb", "ntcp_from_geud", "lkb_parameters", "case_geud", "case_ntcp"]
@@ -291,7 +293,7 @@ def ntcp_lkb(dvh, td50=None, m=None, n=None, *, parameters=None) -> float:
     return ntcp_from_geud(geud(dvh, n=n), td50, m)
 
 
-def case_geud(case, name, a=None, n=None, *, dose=None, **mask_options) -> float:
+def case_geud(case, name, a=None, n=None, *, dose=None, options=None, **mask_options) -> float:
     """Voxel-wise gEUD (Gy, in the dose grid's quantity) of a structure of a case.
 
     Parameters
@@ -303,8 +305,8 @@ def case_geud(case, name, a=None, n=None, *, dose=None, **mask_options) -> float
         Exactly one of the exponent a or the volume parameter n (a = 1/n).
     dose : DoseGrid, optional
         Grid to sample (default ``case.dose``); e.g. ``case.eqd2(2.5)``.
-    **mask_options
-        Passed to ``case.mask`` (supersample, end_cap...).
+    options : MaskOptions, optional
+        Mask options (keyword arguments ``supersample``... override its fields).
 
     Returns
     -------
@@ -319,7 +321,7 @@ def case_geud(case, name, a=None, n=None, *, dose=None, **mask_options) -> float
     grid = case.dose if dose is None else dose
     if grid is None:
         raise ParameterError("the case has no dose grid; pass dose=")
-    mask = case.mask(name, **mask_options)
+    mask = case.mask(name, options=MaskOptions.from_kwargs(options, **mask_options))
     if mask.outside_cc > 1e-6:
         warnings.warn(f"gEUD of {name!r}: {mask.outside_cc:.4g} cc of {mask.volume_cc:.4g} cc lies "
                       "outside the dose grid and is left out", UserWarning, stacklevel=2)
@@ -332,7 +334,8 @@ def case_geud(case, name, a=None, n=None, *, dose=None, **mask_options) -> float
     return geud_from_samples(d, v, a=a, n=n)
 
 
-def case_ntcp(case, name, parameters="michigan", *, fractions=None, dose=None, **mask_options) -> float:
+def case_ntcp(case, name, parameters="michigan", *, fractions=None, dose=None, options=None,
+              **mask_options) -> float:
     """LKB NTCP (fraction 0..1) of a structure of a case with a registered parameter set.
 
     Parameters
@@ -357,7 +360,7 @@ def case_ntcp(case, name, parameters="michigan", *, fractions=None, dose=None, *
     if dose is None:
         if p.quantity == "dose":
             dose = case.dose
-        elif p.alpha_beta_gy is not None and p.quantity.startswith("EQD2"):
+        elif p.alpha_beta_gy is not None and DoseQuantity.parse(p.quantity).kind is DoseKind.EQD2:
             from .radiobiology import case_eqd2
 
             dose = case_eqd2(case, p.alpha_beta_gy, fractions=fractions)
@@ -366,4 +369,5 @@ def case_ntcp(case, name, parameters="michigan", *, fractions=None, dose=None, *
     if getattr(dose, "quantity", None) != p.quantity:
         raise ParameterError(f"LKB parameter set {p.name!r} is defined in {p.quantity}; dose grid "
                              f"quantity is {getattr(dose, 'quantity', None)!r}")
-    return ntcp_from_geud(case_geud(case, name, n=p.n, dose=dose, **mask_options), p.td50_gy, p.m)
+    opts = MaskOptions.from_kwargs(options, **mask_options)
+    return ntcp_from_geud(case_geud(case, name, n=p.n, dose=dose, options=opts), p.td50_gy, p.m)

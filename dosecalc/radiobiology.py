@@ -27,7 +27,8 @@ Rules this module applies (and records in every grid it makes):
   and ``grid.description``.
 * **Outputs** are EFFECTIVE :class:`~dosecalc.model.DoseGrid` objects with ``quantity``
   ``"EQD2Gy(a/b=2.5)"`` / ``"BED(a/b=10)"`` (``a/b=map`` for a map), summation type
-  ``PLAN`` (course total), and a JSON-serialisable ``model`` dict.
+  ``PLAN`` (course total), and a :class:`~dosecalc.provenance.DoseProvenance` record
+  (``model``; it reads like the dict it replaced and ``to_dict()`` is JSON-serialisable).
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ import numpy as np
 
 from .errors import FrameOfReferenceError, ParameterError
 from .model import DoseGrid
+from .provenance import DoseProvenance
+from .quantity import DoseKind, DoseQuantity
+from .summation import Summation, classify
 
 __all__ = [
     "RadiobiologyWarning",
@@ -58,8 +62,6 @@ class RadiobiologyWarning(UserWarning):
 
 
 _MODELS = {"lq": "LQ", "lq-l": "LQ-L", "lql": "LQ-L", "lq_l": "LQ-L"}
-_PER_FRACTION = {"FRACTION"}
-_TOTAL = {"PLAN", "MULTI_PLAN"}
 
 
 # --- parameter checks -----------------------------------------------------------------
@@ -112,9 +114,8 @@ def _fmt(x: float) -> str:
 
 def quantity_label(quantity: str, alpha_beta) -> str:
     """TG-263 label of a converted dose: ``EQD2Gy(a/b=2.5)``, ``BED(a/b=10)``,
-    ``EQD2Gy(a/b=map)`` when ``alpha_beta`` is ``"map"``."""
-    ab = alpha_beta if isinstance(alpha_beta, str) else _fmt(alpha_beta)
-    return f"EQD2Gy(a/b={ab})" if quantity == "EQD2" else f"BED(a/b={ab})"
+    ``EQD2Gy(a/b=map)`` when ``alpha_beta`` is ``"map"`` (:class:`DoseQuantity`)."""
+    return DoseQuantity.converted("EQD2" if quantity == "EQD2" else "BED", alpha_beta).label
 
 
 def _kernel():
@@ -213,7 +214,8 @@ def dose_for_eqd2(eqd2_gy, fractions, alpha_beta, model="lq", transition_dose=No
 
 # --- grids ----------------------------------------------------------------------------
 def _source_scale(grid: DoseGrid, n: int) -> tuple[float, str]:
-    """(factor from grid values to total dose, sentence for the description)."""
+    """(factor from grid values to total dose, sentence for the description); the rule
+    is :mod:`dosecalc.summation`'s, an absent DoseSummationType is refused here."""
     if grid.dose_type != "PHYSICAL":
         raise ParameterError(
             f"dose grid DoseType is {grid.dose_type} (quantity {grid.quantity!r}); BED/EQD2 "
@@ -223,16 +225,17 @@ def _source_scale(grid: DoseGrid, n: int) -> tuple[float, str]:
     chosen = reading_scale(grid, n)
     if chosen is not None:
         return chosen
-    st = (grid.summation_type or "").upper()
-    if st in _PER_FRACTION:
+    how = classify(grid.summation_type)
+    if how is Summation.PER_FRACTION:
         return float(n), (f"source DoseSummationType FRACTION (dose per fraction) "
                           f"multiplied by {n} fractions")
-    if st in _TOTAL:
-        if st == "MULTI_PLAN":
+    if how.is_total:
+        st = (grid.summation_type or "").upper()
+        if how is Summation.SUM_OF_PLANS:
             warnings.warn("dose grid is a MULTI_PLAN sum: converted as one course of "
                           f"{n} equal fractions; convert each plan and use sum_courses() "
                           "when their fractionations differ", RadiobiologyWarning, stacklevel=4)
-        return 1.0, f"source DoseSummationType {st} (course total)"
+        return how.total_factor(n), f"source DoseSummationType {st} (course total)"
     raise ParameterError(
         f"dose grid DoseSummationType is {grid.summation_type!r}; BED/EQD2 needs the course "
         "total (PLAN) or the dose of one fraction (FRACTION): LQ is not additive over "
@@ -315,20 +318,19 @@ def convert_grid(grid: DoseGrid, alpha_beta, fractions, model="lq", transition_d
     out.setflags(write=False)  # hand ownership to the grid without a copy
 
     label = quantity_label(quantity, ab_label)
-    info = {
-        "model": model_name,
-        "quantity": label,
-        "alpha_beta": ab_record,
-        "fractions": n,
-        "transition_dose_gy": dt,
-        "source_dose_type": grid.dose_type,
-        "source_summation_type": grid.summation_type,
-        "source_scale": scale,
-        "source_sop_instance_uid": grid.sop_instance_uid,
-        "source_path": grid.source_path,
-    }
-    if map_info:
-        info.update({k: v for k, v in map_info.items() if k != "alpha_beta"})
+    info = dict(
+        model=model_name,
+        quantity=label,
+        alpha_beta=ab_record,
+        fractions=n,
+        transition_dose_gy=dt,
+        source_dose_type=grid.dose_type,
+        source_summation_type=grid.summation_type,
+        source_scale=scale,
+        source_sop_instance_uid=grid.sop_instance_uid,
+        source_path=grid.source_path,
+        **{k: v for k, v in (map_info or {}).items() if k != "alpha_beta"},
+    )
     model_text = model_name if dt is None else f"{model_name}, d_T={_fmt(dt)} Gy/fx"
     ab_text = (f"a/b={_fmt(table[0])} Gy" if ab_label != "map"
                else "a/b map " + (map_info or {}).get("map_text", str(ab_record)))
@@ -347,7 +349,7 @@ def convert_grid(grid: DoseGrid, alpha_beta, fractions, model="lq", transition_d
         info["warnings"] = [implausible]
         desc += f"; {implausible}"
     return grid.with_values(out, dose_type="EFFECTIVE", summation_type="PLAN", quantity=label,
-                            model=info, description=desc, reading=None)
+                            model=DoseProvenance(**info), description=desc, reading=None)
 
 
 def eqd2_grid(grid: DoseGrid, alpha_beta, fractions, model="lq", transition_dose=None) -> DoseGrid:
@@ -646,9 +648,9 @@ def sum_courses(courses, alpha_beta, reference: DoseGrid | None = None, model="l
             total += tmp
         records.append(rec)
     total.setflags(write=False)
-    model_info = {"model": model_name, "quantity": label, "alpha_beta": ab, "fractions": None,
-                  "transition_dose_gy": dt, "source_summation_type": "MULTI_PLAN",
-                  "courses": records, "outside": outside}
+    model_info = DoseProvenance(model=model_name, quantity=label, alpha_beta=ab, fractions=None,
+                                transition_dose_gy=dt, source_summation_type="MULTI_PLAN",
+                                courses=records, outside=outside)
     dt_text = "" if dt is None else f", d_T={_fmt(dt)} Gy/fx"
     desc = (f"sum of {len(records)} courses in {quantity} ({model_name}{dt_text}, a/b={_fmt(ab)} Gy), "
             "each converted with its own fractions ("
@@ -705,7 +707,7 @@ def converted_samples(mask, converted: DoseGrid, source: DoseGrid | None) -> tup
     if not usable:
         return mask_samples(mask, converted)
     d, v = mask_samples(mask, source)
-    quantity = "EQD2" if converted.quantity.startswith("EQD2") else "BED"
+    quantity = "EQD2" if DoseQuantity.parse(converted.quantity).kind is DoseKind.EQD2 else "BED"
     out = np.empty_like(d)
     n = int(m["fractions"])
     _run_kernel(np.ascontiguousarray(d), float(m.get("source_scale", 1.0)), n, _NO_LABELS,

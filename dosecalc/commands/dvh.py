@@ -23,6 +23,8 @@ import json
 import math
 import sys
 
+from ..mask_options import MaskOptions
+
 NAME = "dvh"
 ORDER = 20
 HELP = "DVH metrics (TG-263: D95%[Gy], D0.03cc[Gy], V20Gy[%], CV15Gy[cc], Mean[Gy]...) of structures"
@@ -83,13 +85,14 @@ def register(parser) -> None:
     add_dose_is(parser)
 
 
-def structure_dvhs(case, names=None, *, dose=None, prescription_gy=None, **mask_options):
+def structure_dvhs(case, names=None, *, dose=None, prescription_gy=None, options=None, **mask_options):
     """``[(name, DVH), ...]`` for the given structures/expressions (default: all with
     contours) on ``dose`` (default the case's physical dose; pass an EQD2/BED grid to get
     converted DVHs, whose metric labels then carry the quantity)."""
     from ..analysis import case_dvhs
 
-    dvhs = case_dvhs(case, names or None, dose=dose, prescription_gy=prescription_gy, **mask_options)
+    opts = MaskOptions.from_kwargs(options, **mask_options)
+    dvhs = case_dvhs(case, names or None, dose=dose, prescription_gy=prescription_gy, options=opts)
     return list(dvhs.items())
 
 
@@ -229,7 +232,7 @@ def run(args) -> int:
         dose = case.bed(args.bed, fractions=args.fractions)
     rx = args.prescription if args.prescription is not None else case.prescription_gy
     dvhs = structure_dvhs(case, args.roi or None, dose=dose, prescription_gy=args.prescription,
-                          **mask_options)
+                          options=MaskOptions.from_kwargs(**mask_options))
     rep = report(dvhs, specs, _settings(case, dose, specs, mask_options, rx))
     text = render(rep, args.format)
     if args.out:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import sys
 
+from ..quantity import DoseQuantity
+
 NAME = "protocols"
 ORDER = 91
 HELP = "list the built-in protocols, or 'protocols show ID|FILE' to print every constraint with its source"
@@ -70,7 +72,7 @@ def show_text(p) -> str:
         elif rx.min_gy is not None:
             parts.append(f">= {rx.min_gy:g} Gy")
         if rx.min_bed_gy is not None:
-            parts.append(f"BED(a/b={rx.bed_alpha_beta:g}) >= {rx.min_bed_gy:g} Gy")
+            parts.append(f"{DoseQuantity.bed(rx.bed_alpha_beta)} >= {rx.min_bed_gy:g} Gy")
         out.append(f"  {rx.fractions} fx, Child-Pugh {'/'.join(rx.child_pugh)}: {', '.join(parts)}  "
                    f"[{tag[rx.confidence]}] {rx.source}")
     out.append("")

@@ -13,8 +13,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..errors import FrameOfReferenceError, ParameterError
-from ..model import SUMMATION_TYPES, Case, FileRecord, Plan, StructureSet
 from ..dose_reading import cross_check, parse_dose_is, plausibility
+from ..model import Case, FileRecord, Plan, StructureSet
+from ..summation import SUMMATION_TYPES
 from .ct import ct_series
 from .rtdose import read_rtdose, sum_beam_doses
 from .rtplan import read_rtplan

@@ -21,15 +21,7 @@ from pydicom.tag import Tag
 
 from ..errors import DicomError, DoseCalcError, SelectionError, TruncatedFileError
 from .integrity import find_truncation
-
-CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2"
-RT_DOSE = "1.2.840.10008.5.1.4.1.1.481.2"
-RT_STRUCT = "1.2.840.10008.5.1.4.1.1.481.3"
-RT_PLAN = "1.2.840.10008.5.1.4.1.1.481.5"
-RT_ION_PLAN = "1.2.840.10008.5.1.4.1.1.481.8"
-
-MODALITY_OF = {CT_IMAGE: "CT", RT_DOSE: "RTDOSE", RT_STRUCT: "RTSTRUCT", RT_PLAN: "RTPLAN",
-               RT_ION_PLAN: "RTPLAN"}
+from .uids import MODALITY_OF
 
 _HEADER_TAGS = [
     "SOPClassUID", "SOPInstanceUID", "Modality", "FrameOfReferenceUID", "SeriesInstanceUID",
@@ -236,7 +228,9 @@ def _header(ds, path: str) -> Header:
     return h
 
 
-_RT_UID = re.compile(rb"1\.2\.840\.10008\.5\.1\.4\.1\.1\.481\.([2358])(?![0-9.])")
+# an RT SOP class UID (from the table in io/uids.py) anywhere in a file's first bytes
+_RT_UID = re.compile(b"(" + b"|".join(re.escape(uid.encode()) for uid, m in MODALITY_OF.items() if m != "CT")
+                     + rb")(?![0-9.])")
 
 
 def _refuse_broken_rt(path: str, detail: str) -> None:
@@ -249,7 +243,7 @@ def _refuse_broken_rt(path: str, detail: str) -> None:
         return
     m = _RT_UID.search(head)
     if m:
-        modality = MODALITY_OF[(b"1.2.840.10008.5.1.4.1.1.481." + m.group(1)).decode()]
+        modality = MODALITY_OF[m.group(1).decode()]
         raise DicomError(f"{modality} file is truncated or corrupt: {detail}", path=path)
 
 

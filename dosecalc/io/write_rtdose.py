@@ -18,7 +18,8 @@ from pydicom.sequence import Sequence
 
 from .. import __version__
 from ..errors import ParameterError
-from ..model import SUMMATION_TYPES, DoseGrid
+from ..model import DoseGrid
+from ..summation import SUMMATION_TYPES
 from .uids import RT_DOSE_STORAGE, RT_PLAN_STORAGE, RT_STRUCTURE_SET_STORAGE, new_uid
 from .write_rt import (clean_lo, clean_lt, format_ds, new_dataset, patient_study, read_header,
                        save_dataset)
@@ -57,7 +58,7 @@ def describe(grid: DoseGrid) -> str:
     parts.append(f"Quantity: {grid.quantity}; DoseType {grid.dose_type}; "
                  f"DoseSummationType {grid.summation_type}; units Gy.")
     if grid.model or grid.dose_type == "EFFECTIVE":
-        parts.append("Model: " + json.dumps(grid.model, sort_keys=True, default=str) + ".")
+        parts.append("Model: " + json.dumps(grid.model.to_dict(), sort_keys=True, default=str) + ".")
     if grid.source_path:
         parts.append(f"Source: {Path(grid.source_path).name}.")
     return " ".join(parts)
@@ -162,7 +163,7 @@ def write_rtdose(grid: DoseGrid, path, *, referenced_plan_uid: str | None = None
     ds.ImageComments = clean_lt(describe(grid))
     if grid.dose_type == "EFFECTIVE" or grid.quantity != "dose":
         ds.DerivationDescription = clean_lt(f"{grid.quantity}: " + json.dumps(
-            grid.model, sort_keys=True, default=str), 1024)
+            grid.model.to_dict(), sort_keys=True, default=str), 1024)
     if plan_uid:
         ref = Dataset()
         ref.ReferencedSOPClassUID = RT_PLAN_STORAGE

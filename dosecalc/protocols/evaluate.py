@@ -30,6 +30,8 @@ import numpy as np
 
 from ..errors import DoseCalcError, ParameterError
 from ..metrics import parse_metric
+from ..quantity import DoseKind, DoseQuantity
+from ..summation import Summation, classify
 from .liver_function import (ALBI_SOURCE, ChildPugh, Labs, albi_grade, albi_score, child_pugh_from_labs,
                              load_labs, parse_child_pugh, parse_labs)
 from .matching import StructureMatch, match_structures
@@ -38,7 +40,6 @@ from .schema import Constraint, Protocol, load_protocol
 PASS, ACCEPTABLE, FAIL, NOT_EVALUABLE = "pass", "acceptable", "fail", "not evaluable"
 VERDICTS = (PASS, ACCEPTABLE, FAIL, NOT_EVALUABLE)
 _OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
-_TOTAL_SUMMATIONS = ("PLAN", "MULTI_PLAN")
 
 
 def meets(value: float, comparator: str, limit: float) -> bool:
@@ -287,19 +288,19 @@ def _total_dose(case, n: int | None):
         total = grid.with_values(grid.values_gy * scale, summation_type="PLAN",
                                  description=f"{grid.description}; {text} (protocol check)".lstrip("; "))
         return total, text, ""
-    st = (grid.summation_type or "").upper()
-    if st == "FRACTION":
+    how = classify(grid.summation_type)  # the rule of dosecalc.summation
+    if how is Summation.PER_FRACTION:
         if n is None:
             return None, "", ("the dose grid is dose per fraction (DoseSummationType FRACTION) and the "
                               "number of fractions is unknown: give --fractions")
-        total = grid.with_values(grid.values_gy * float(n), summation_type="PLAN",
+        total = grid.with_values(grid.values_gy * how.total_factor(n), summation_type="PLAN",
                                  description=f"{grid.description}; dose per fraction x {n} fractions "
                                              "(protocol check)".lstrip("; "))
         return total, (f"dose grid is dose per fraction (DoseSummationType FRACTION): multiplied by "
                        f"{n} fractions to the course total"), ""
-    if st in _TOTAL_SUMMATIONS or st == "":
+    if how.is_total or how is Summation.ABSENT:  # an absent type is taken as the total, and said
         desc = f"DoseSummationType {grid.summation_type or '(absent)'}: course total"
-        if st == "MULTI_PLAN":
+        if how is Summation.SUM_OF_PLANS:
             desc += " of several plans (one fractionation assumed)"
         return grid, desc, ""
     raise ParameterError(f"protocol checks need the course total dose (DoseSummationType PLAN) or the dose "
@@ -328,10 +329,9 @@ class _Evaluator:
         if label in ("Gy", "cGy", None):
             return self.total
         if label not in self.grids:
-            base, ab = label.split("(a/b=")
-            ab = float(ab.rstrip(")"))
-            self.grids[label] = (self.case.eqd2(ab, fractions=self.n) if base == "EQD2Gy"
-                                 else self.case.bed(ab, fractions=self.n))
+            q = DoseQuantity.parse(label)
+            self.grids[label] = (self.case.eqd2(q.alpha_beta, fractions=self.n) if q.kind is DoseKind.EQD2
+                                 else self.case.bed(q.alpha_beta, fractions=self.n))
         return self.grids[label]
 
     def dvh(self, expression: str, label: str | None):
@@ -404,7 +404,7 @@ def _prescription_rows(protocol: Protocol, n, cls, rx, rx_from_plan) -> list[Con
         if p.max_gy is not None:
             checks.append(("Prescription[Gy]", "<=", p.max_gy, "Gy", rx))
         if p.min_bed_gy is not None:
-            label = f"BED(a/b={p.bed_alpha_beta:g})"
+            label = DoseQuantity.bed(p.bed_alpha_beta).label
             checks.append((f"Prescription[{label}]", ">=", p.min_bed_gy, label,
                            None if rx is None else _bed(rx, n, p.bed_alpha_beta)))
         for metric, comp, limit, unit, value in checks:

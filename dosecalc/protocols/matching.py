@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from ..errors import ParameterError
+from ..expressions import is_expression, tokenise
 from ..model import normalise_name
 from .schema import Protocol, ProtocolStructure
 
-_OPERATOR = re.compile(r"\s[-|+&]\s|[()]")
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ def _natural_key(name: str):
 
 def _operand(expr: str) -> str:
     """``expr`` made safe as an operand of a larger expression."""
-    return f"({expr})" if _OPERATOR.search(expr) else expr
+    return f"({expr})" if is_expression(expr) else expr
 
 
 def match_structures(protocol: Protocol, structures, mapping: dict | None = None) -> dict[str, StructureMatch]:
@@ -140,7 +140,7 @@ def _check_mapping(protocol: Protocol, names: list[str], mapping: dict) -> dict[
             out[target] = exact[0]
         elif len(exact) > 1:
             raise ParameterError(f"mapping {key}={value}: several ROIs match case-insensitively: {exact}")
-        elif _OPERATOR.search(value):
+        elif is_expression(value):
             out[target] = value
         else:
             raise ParameterError(f"mapping {key}={value}: the plan has no ROI named {value!r} "
@@ -151,6 +151,7 @@ def _check_mapping(protocol: Protocol, names: list[str], mapping: dict) -> dict[
 class _Resolver:
     def __init__(self, protocol: Protocol, names, empty, user) -> None:
         self.protocol = protocol
+        self.protocol_names = [ps.name for ps in protocol.structures]
         self.names = sorted(names, key=_natural_key)
         self.empty = empty
         self.user = user
@@ -235,13 +236,11 @@ class _Resolver:
     def _derive(self, s: ProtocolStructure, notes, base) -> StructureMatch:
         parts = []
         rois = []
-        for tok in re.split(r"(\s+[-|+&]\s+|\(|\))", s.derive):
-            t = tok.strip()
-            if not t:
-                continue
-            if t in "-|+&":
+        for tok in tokenise(s.derive, self.protocol_names):
+            t = tok.text
+            if tok.kind == "op":
                 parts.append(f" {t} ")
-            elif t in "()":
+            elif tok.kind in "()":
                 parts.append(t)
             else:
                 if t in self.active:

@@ -26,6 +26,8 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import MetricSpecError, ProtocolError
+from ..expressions import ExpressionSyntaxError, operand_names, parse
+from ..quantity import DoseQuantity
 
 CONFIDENCE = ("primary", "secondary", "unconfirmed")
 COMPARATORS = ("<", "<=", ">", ">=")
@@ -350,7 +352,6 @@ _CONSTRAINT_KEYS = {"id", "structure", "metric", "comparator", "limit", "level2"
                     "confidence", "note"}
 _ELIGIBILITY_KEYS = {"id", "label", "quantity", "comparator", "limit", "source", "confidence",
                      "alternative", "alternative_confidence", "optional", "note"}
-_DERIVE_TOKEN = re.compile(r"\s+([-|+&])\s+|(\()|(\))")
 
 
 class _Validator:
@@ -586,14 +587,17 @@ class _Validator:
                     self.fail(f"structures[{i}].members", f"{m!r} is not another structure of the protocol")
             if s.derive is None:
                 continue
-            for tok in _DERIVE_TOKEN.split(s.derive):
-                if tok is None or not tok.strip() or tok.strip() in "-|+&()":
-                    continue
-                if tok.strip() not in names:
+            try:
+                parse(s.derive, names)
+            except ExpressionSyntaxError as exc:
+                self.fail(f"structures[{i}].derive", f"{s.derive!r} does not parse: {exc} "
+                          "(operators need spaces around them: 'Liver - GTVs')")
+            for tok in operand_names(s.derive, names):
+                if tok not in names:
                     self.fail(f"structures[{i}].derive",
-                              f"{tok.strip()!r} in {s.derive!r} is not a structure of the protocol "
+                              f"{tok!r} in {s.derive!r} is not a structure of the protocol "
                               "(operators need spaces around them: 'Liver - GTVs')")
-                if tok.strip() == s.name:
+                if tok == s.name:
                     self.fail(f"structures[{i}].derive", f"{s.name!r} cannot be derived from itself")
 
     def _constraint(self, d, where) -> Constraint:
@@ -607,7 +611,7 @@ class _Validator:
             self.fail(f"{where}.metric", str(exc))
         label = spec.dose_label
         if label is not None and label not in ("Gy", "cGy"):
-            if not re.fullmatch(r"(EQD2Gy|BED)\(a/b=\d+(\.\d*)?\)", label):
+            if not DoseQuantity.states_plain_alpha_beta(label):
                 self.fail(f"{where}.metric", f"converted dose {label!r} must state alpha/beta in Gy, "
                                              "e.g. EQD2Gy(a/b=2.5) or BED(a/b=10)")
         limit = self.number(d, "limit", where)
