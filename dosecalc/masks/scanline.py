@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["scanline_crossings", "scanline_area", "scanline_coverage"]
+__all__ = ["scanline_crossings", "scanline_area", "scanline_coverage", "fill_fallback_planes"]
+
+#: scanlines per lattice row on planes whose contours cross or touch
+FALLBACK_SUBROWS = 16
 
 
 def scanline_crossings(u, v, poly_start, c0, c1, sign, n_sub, row_range=None):
@@ -98,3 +101,22 @@ def scanline_coverage(u, v, poly_start, c0, c1, sign, n_sub, shape):
     cov = np.cumsum(diff[:, :nx], axis=1)
     np.clip(cov, 0.0, 1.0, out=cov)
     return cov
+
+
+def fill_fallback_planes(prep, u, v, zl, zh, frac) -> None:
+    """Add the even-odd scanline coverage of planes whose contours cross or touch."""
+    nz = frac.shape[0]
+    touched = set()
+    for p in np.nonzero(prep.fallback)[0]:
+        k0, k1 = max(int(np.floor(zl[p])), 0), min(int(np.ceil(zh[p])), nz)
+        if k1 <= k0:
+            continue
+        cov = scanline_coverage(u, v, prep.poly_start, int(prep.plane_start[p]), int(prep.plane_start[p + 1]),
+                                prep.sign, FALLBACK_SUBROWS, frac.shape[1:])
+        for k in range(k0, k1):
+            w = min(k + 1.0, zh[p]) - max(float(k), zl[p])
+            if w > 0:
+                frac[k] += w * cov
+                touched.add(k)
+    for k in touched:
+        np.clip(frac[k], 0.0, 1.0, out=frac[k])
