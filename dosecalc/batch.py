@@ -133,7 +133,7 @@ def find_plans(root: str | Path) -> list[PlanJob]:
 
 # --- one plan ----------------------------------------------------------------------------
 def evaluate_plan(job: PlanJob, protocol, fractions=None, child_pugh=None,
-                  fingerprint: str = "", dose_is=None) -> PlanResult:
+                  fingerprint: str = "", dose_is=None, options: dict | None = None) -> PlanResult:
     """Load and check one plan; every error becomes part of the result, never raised."""
     from .io.load import load
     from .protocols.evaluate import check
@@ -146,7 +146,7 @@ def evaluate_plan(job: PlanJob, protocol, fractions=None, child_pugh=None,
         else:
             case = load(job.folder, plan=job.plan, dose_is=dose_is)
         patient_id = case.patient_id
-        report = check(case, protocol, fractions=fractions, child_pugh=child_pugh)
+        report = check(case, protocol, fractions=fractions, child_pugh=child_pugh, **(options or {}))
         data = report.to_dict()
         del case, report  # nothing of the plan's arrays outlives its result
         return PlanResult(job.key, "ok", patient_id, data.get("verdict"), None,
@@ -179,13 +179,16 @@ def _safe_name(key: str) -> str:
     return f"{name[:100]}-{hashlib.sha1(key.encode()).hexdigest()[:8]}"
 
 
-def _fingerprint(protocol, fractions, child_pugh, dose_is=None) -> str:
+def _fingerprint(protocol, fractions, child_pugh, dose_is=None, options=None) -> str:
     from . import __version__
 
     proto = protocol.to_dict() if hasattr(protocol, "to_dict") else repr(protocol)
+    extra = options
     options = {"protocol": proto, "fractions": fractions, "child_pugh": child_pugh}
     if dose_is is not None:  # absent when unset: earlier results keep their fingerprint
         options["dose_is"] = dose_is
+    if extra:  # matching, site, conversion: absent when unset, as dose_is
+        options["check_options"] = extra
     blob = json.dumps({**options,
                        "dosecalc": __version__, "result_version": RESULT_VERSION},
                       sort_keys=True, default=str)
@@ -298,7 +301,8 @@ class BatchRun:
 
 def batch(paths, protocol, workers: int | None = None, client=None, *, out=None,
           force: bool = False, fractions=None, child_pugh=None, progress: bool | None = None,
-          dose_is=None) -> BatchRun:
+          dose_is=None, mapping: dict | None = None, site: str | None = None, convert: bool = False,
+          transition_dose: float | None = None) -> BatchRun:
     """Evaluate many plans against a protocol.
 
     Parameters
@@ -319,6 +323,8 @@ def batch(paths, protocol, workers: int | None = None, client=None, *, out=None,
         Passed to :func:`dosecalc.check` for every plan.
     dose_is : {"total", "per-fraction"}, optional
         Passed to :func:`dosecalc.load` for every plan (how to read the RTDOSE).
+    mapping, site, convert, transition_dose
+        Passed to :func:`dosecalc.check` for every plan (see there).
     progress : bool, optional
         Show a progress bar (default: only when stderr is a terminal).
 
@@ -338,14 +344,17 @@ def batch(paths, protocol, workers: int | None = None, client=None, *, out=None,
     from .dose_reading import parse_dose_is
 
     dose_is = parse_dose_is(dose_is)
-    fingerprint = _fingerprint(protocol, fractions, child_pugh, dose_is)
+    protocol.site(site)  # an unknown site is bad input for the whole cohort
+    options = {k: v for k, v in (("mapping", mapping or None), ("site", site), ("convert", convert or None),
+                                 ("transition_dose", transition_dose)) if v is not None}
+    fingerprint = _fingerprint(protocol, fractions, child_pugh, dose_is, options)
     store = _Store(out) if out is not None else None
     return BatchRun(_run(jobs, protocol, fractions, child_pugh, fingerprint, store, force,
-                         workers, client, progress, dose_is), jobs)
+                         workers, client, progress, dose_is, options), jobs)
 
 
 def _run(jobs, protocol, fractions, child_pugh, fingerprint, store, force, workers, client,
-         progress, dose_is=None) -> Iterator[PlanResult]:
+         progress, dose_is=None, options=None) -> Iterator[PlanResult]:
     done: list[PlanResult] = []
     todo: list[PlanJob] = []
     for job in jobs:
@@ -361,7 +370,7 @@ def _run(jobs, protocol, fractions, child_pugh, fingerprint, store, force, worke
             skipped = PlanResult(**{**asdict(r), "status": "skipped" if r.status == "ok" else r.status})
             all_results.append(r)
             yield skipped
-        for r in _execute(todo, protocol, fractions, child_pugh, fingerprint, workers, client, dose_is):
+        for r in _execute(todo, protocol, fractions, child_pugh, fingerprint, workers, client, dose_is, options):
             if store is not None:
                 store.write(r)
             all_results.append(r)
@@ -375,10 +384,10 @@ def _run(jobs, protocol, fractions, child_pugh, fingerprint, store, force, worke
             store.write_tables(sorted(all_results, key=lambda r: r.plan))
 
 
-def _execute(jobs, protocol, fractions, child_pugh, fingerprint, workers, client, dose_is=None):
+def _execute(jobs, protocol, fractions, child_pugh, fingerprint, workers, client, dose_is=None, options=None):
     if not jobs:
         return
-    args = (protocol, fractions, child_pugh, fingerprint, dose_is)
+    args = (protocol, fractions, child_pugh, fingerprint, dose_is, options)
     if client is not None:
         from distributed import as_completed
 

@@ -1,6 +1,8 @@
 """The ``dosecalc`` command line: discovers sub-commands and turns errors into one line.
 
-Exit codes: 0 success, 1 a protocol constraint failed (``check``), 2 bad input or usage.
+Exit codes: 0 success, 1 a protocol constraint failed (``check``, ``batch``) or a patient is
+not eligible (``eligibility``), 2 bad input or usage, 3 nothing failed but something required
+could not be evaluated (``check``, ``batch``, ``eligibility``).
 Errors print ONE line on stderr naming the file and the problem; ``--debug`` shows the
 traceback instead.
 """
@@ -15,7 +17,7 @@ import sys
 from . import __version__
 from .errors import DoseCalcError
 
-EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
 
 
 class _Parser(argparse.ArgumentParser):

@@ -25,7 +25,7 @@ from .errors import ParameterError
 from .mask_options import MaskOptions
 from .quantity import DoseKind, DoseQuantity
 
-__all__ = ["LKBParameters", "RILD_PARAMETER_SETS", "geud", "geud_from_samples", "geud_from_curve",
+__all__ = ["LKBParameters", "NTCPPopulationWarning", "RILD_PARAMETER_SETS", "population_warning", "geud", "geud_from_samples", "geud_from_curve",
            "ntcp_lkb", "ntcp_from_geud", "lkb_parameters", "case_geud", "case_ntcp"]
 
 
@@ -53,6 +53,11 @@ class LKBParameters:
         Where the numbers come from.
     alpha_beta_gy : float or None
         a/b (Gy) of the EQD2 the set was fitted in (None for physical dose).
+    population : str
+        Patients the parameters were fitted on; every report that prints an NTCP says it.
+    child_pugh : tuple of str
+        Child-Pugh classes the fit is known to cover (empty: not stated in a source read);
+        :func:`case_ntcp` warns for a patient outside them.
     confidence : str
         ``"primary"`` (read in the primary source), ``"secondary"`` (secondary copy) or
         ``"unconfirmed"`` (recalled), as tagged in the team's references.
@@ -69,6 +74,8 @@ class LKBParameters:
     confidence: str
     alpha_beta_gy: float | None = None
     notes: str = ""
+    population: str = ""
+    child_pugh: tuple[str, ...] = ()
 
 
 RILD_PARAMETER_SETS = MappingProxyType({
@@ -86,6 +93,10 @@ RILD_PARAMETER_SETS = MappingProxyType({
         confidence="secondary",
         alpha_beta_gy=2.5,
         notes="primary liver cancer; whole normal liver (Liver - GTV), EQD2 with a/b 2.5 Gy",
+        population=("primary liver cancer treated with conventionally fractionated conformal RT at 1.5 Gy "
+                     "twice daily (Dawson 2002, as summarised in liver-sbrt-references.md s.6); the Child-Pugh "
+                     "class and hepatitis B status of the fitted cohort are not stated in the sources read"),
+        child_pugh=(),
     ),
 })
 
@@ -334,7 +345,24 @@ def case_geud(case, name, a=None, n=None, *, dose=None, options=None, **mask_opt
     return geud_from_samples(d, v, a=a, n=n)
 
 
+class NTCPPopulationWarning(UserWarning):
+    """An NTCP asked for a patient outside the population the parameters were fitted on."""
+
+
+def population_warning(parameters, child_pugh_class: str | None) -> str:
+    """The warning for a Child-Pugh B/C patient (or any class the set does not cover), "" if none."""
+    p = lkb_parameters(parameters)
+    if child_pugh_class is None or child_pugh_class in p.child_pugh:
+        return ""
+    if child_pugh_class == "A" and not p.child_pugh:
+        return ""
+    return (f"NTCP set {p.name!r} was fitted on {p.population}; no Child-Pugh {child_pugh_class} parameters "
+            "have been read from a source: Child-Pugh B is the strongest predictor of RILD after SBRT "
+            "(Radiat Oncol 2013;8:249) and the value likely underestimates the risk")
+
+
 def case_ntcp(case, name, parameters="michigan", *, fractions=None, dose=None, options=None,
+              child_pugh: str | None = None,
               **mask_options) -> float:
     """LKB NTCP (fraction 0..1) of a structure of a case with a registered parameter set.
 
@@ -350,6 +378,9 @@ def case_ntcp(case, name, parameters="michigan", *, fractions=None, dose=None, o
     dose : DoseGrid, optional
         A grid already in the set's quantity; default: ``case.eqd2(set a/b, fractions)``
         for an EQD2 set, ``case.dose`` for a physical one.
+    child_pugh : {"A", "B", "C"}, optional
+        The patient's class: outside the set's population an :class:`NTCPPopulationWarning`
+        is issued (the Michigan set has no class-B fit).
 
     Returns
     -------
@@ -357,6 +388,9 @@ def case_ntcp(case, name, parameters="michigan", *, fractions=None, dose=None, o
         ``Phi((gEUD - TD50) / (m TD50))`` with the voxel-wise gEUD (:func:`case_geud`).
     """
     p = lkb_parameters(parameters)
+    text = population_warning(p, child_pugh)
+    if text:
+        warnings.warn(text, NTCPPopulationWarning, stacklevel=2)
     if dose is None:
         if p.quantity == "dose":
             dose = case.dose

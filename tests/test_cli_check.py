@@ -15,6 +15,7 @@ import subprocess
 import pytest
 
 from dosecalc.cli import main
+from dosecalc.protocols.schema import load_protocol
 
 
 def run(capsys, *argv):
@@ -39,14 +40,29 @@ def test_eligibility_cli(capsys, tmp_path):
                     'alt = "40 U/L"\nalt_uln = "40 U/L"\nalbumin = "38 g/L"\ncreatinine = "80 umol/L"\n'
                     'creatinine_uln = "100 umol/L"\ninr = 1.0\nascites = "none"\nencephalopathy = "none"\n')
     code, out, _ = run(capsys, "eligibility", str(labs), "--protocol", "hcc-adjuvant-narrow-margin")
-    assert code == 1 and "NOT ELIGIBLE" in out and "Platelets" in out and "A5" in out
+    assert code == 1 and "NOT ELIGIBLE" in out and "platelets" in out and "A5" in out
     code, out, _ = run(capsys, "eligibility", str(labs), "--protocol", "hcc-adjuvant-narrow-margin",
                        "--format", "json")
     data = json.loads(out)
     assert data["verdict"] == "not eligible"
     assert [c["verdict"] for c in data["criteria"] if c["id"] == "platelets"] == ["fail"]
     labs.write_text(labs.read_text().replace('"40 1e9/L"', '"50 1e9/L"'))
+    # labs met, but clinical items and attestations missing: INCOMPLETE, exit 3
+    code, out, _ = run(capsys, "eligibility", str(labs), "--protocol", "hcc-adjuvant-narrow-margin")
+    assert code == 3 and "INCOMPLETE" in out and "NEEDS ATTESTATION" in out and "ecog not given" in out
+    attest = [c.id for c in load_protocol("hcc-adjuvant-narrow-margin").eligibility if c.kind == "attestation"]
+    labs.write_text(labs.read_text() + 'age = "60 years"\necog = 0\nmargin = "6 mm"\nhbv_carrier = false\n'
+                    'prior_rt_area = false\nextrahepatic_metastasis = false\nattested = '
+                    + json.dumps(attest) + "\n")
     assert run(capsys, "eligibility", str(labs), "--protocol", "hcc-adjuvant-narrow-margin")[0] == 0
+    # age 10 (a plausible value) is not eligible: the registered range is 18 to 75
+    labs.write_text(labs.read_text().replace('age = "60 years"', 'age = "10 years"'))
+    code, out, _ = run(capsys, "eligibility", str(labs), "--protocol", "hcc-adjuvant-narrow-margin")
+    assert code == 1 and "NOT ELIGIBLE" in out
+    # a unit slip is an error naming the value and the plausible reading
+    labs.write_text(labs.read_text().replace('albumin = "38 g/L"', 'albumin = "38 g/dL"'))
+    code, _, err = run(capsys, "eligibility", str(labs), "--protocol", "hcc-adjuvant-narrow-margin")
+    assert code == 2 and "albumin 38 g/dL = 380 g/L" in err and "did you mean 38 g/L" in err
     labs.write_text("platelets = 50\n")
     code, _, err = run(capsys, "eligibility", str(labs), "--protocol", "hcc-adjuvant-narrow-margin")
     assert code == 2 and "platelets needs a unit" in err
@@ -71,7 +87,10 @@ def case_dir(request):
 
 @pytest.mark.slow
 def test_check_exit_codes_and_formats(capsys, case_dir, tmp_path):
+    # no Child-Pugh class: incomplete, exit 3 (issue 9); with the class: acceptable, exit 0
     code, out, _ = run(capsys, "check", str(case_dir), "--protocol", "hcc-oligoprogression")
+    assert code == 3 and "INCOMPLETE" in out and "Child-Pugh class unknown" in out
+    code, out, _ = run(capsys, "check", str(case_dir), "--protocol", "hcc-oligoprogression", "--child-pugh", "A5")
     assert code == 0 and "Verdict" in out and "\x1b[" not in out
     code, out, _ = run(capsys, "check", str(case_dir), "--protocol", "hcc-oligoprogression",
                        "--child-pugh", "B7", "--format", "json")
@@ -81,9 +100,14 @@ def test_check_exit_codes_and_formats(capsys, case_dir, tmp_path):
     keys = {"structure", "metric", "value", "limit", "level2", "verdict", "reason", "source", "confidence"}
     assert all(keys <= set(c) for c in data["constraints"])
     code, out, _ = run(capsys, "check", str(case_dir), "--protocol", "hcc-adjuvant-narrow-margin",
-                       "--format", "csv", "--map", "SpinalCanal=SpinalCord", "--fractions", "3")
+                       "--format", "csv", "--map", "SpinalCanal=SpinalCord", "--child-pugh", "A5", "--convert")
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert code in (0, 1) and any(r["structure"] == "SpinalCanal" and r["roi"] == "SpinalCord" for r in rows)
+    canal = [r for r in rows if r["structure"] == "SpinalCanal"]
+    assert code in (0, 1) and canal and canal[0]["roi"] == "SpinalCord"
+    assert canal[0]["conversion"].startswith("converted from 3 fx, a/b 2")
+    # --fractions contradicting the RTPLAN of a course-total grid: bad input naming both numbers
+    code, _, err = run(capsys, "check", str(case_dir), "--protocol", "hcc-oligoprogression", "--fractions", "3")
+    assert code == 2 and "--fractions 3" in err and "NumberOfFractionsPlanned 5" in err
     code, _, err = run(capsys, "check", str(case_dir), "--protocol", "hcc-oligoprogression", "--map", "Foo=Bar")
     assert code == 2 and "'Foo' is not a structure" in err
     code, _, err = run(capsys, "check", str(case_dir), "--protocol", "hcc-oligoprogression", "--child-pugh", "Z")
@@ -94,7 +118,7 @@ def test_check_exit_codes_and_formats(capsys, case_dir, tmp_path):
 def test_html_report_renders_in_chromium(capsys, case_dir, tmp_path):
     out_file = tmp_path / "report.html"
     code, out, _ = run(capsys, "check", str(case_dir), "--protocol", "hcc-oligoprogression",
-                       "--format", "html", "--out", str(out_file))
+                       "--format", "html", "--out", str(out_file), "--child-pugh", "A5")
     assert code == 0 and str(out_file) in out
     text = out_file.read_text()
     assert text.count("<svg") >= 3

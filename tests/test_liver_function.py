@@ -108,15 +108,27 @@ GOOD = {"neutrophils": "2.0 1e9/L", "platelets": "120 1e9/L", "haemoglobin": "12
         "creatinine_uln": "100 umol/L", "inr": 1.1, "ascites": "none", "encephalopathy": "none"}
 
 
+CLINICAL = {"age": "60 years", "ecog": 1, "margin": "0.4 cm", "hbv_carrier": False, "prior_rt_area": False,
+            "extrahepatic_metastasis": False}
+
+
+def attested_all():
+    return [c.id for c in load_protocol("hcc-adjuvant-narrow-margin").eligibility if c.kind == "attestation"]
+
+
 def verdicts(rows):
     return {r.id: r.verdict for r in rows}
 
 
 def test_eligibility_protocol_a_all_pass():
-    verdict, rows = check_eligibility(load_protocol("hcc-adjuvant-narrow-margin"), parse_labs(GOOD))
+    patient = {**GOOD, **CLINICAL, "attested": attested_all()}
+    verdict, rows = check_eligibility(load_protocol("hcc-adjuvant-narrow-margin"), parse_labs(patient))
     v = verdicts(rows)
     assert verdict == "eligible"
-    assert v["hbv-dna"] == "not given" and v["child-pugh"] == "pass"
+    assert v["hbv-dna"] == "not applicable" and v["child-pugh"] == "pass"
+    # the labs alone leave every clinical item and attestation open: incomplete, never eligible
+    verdict, rows = check_eligibility(load_protocol("hcc-adjuvant-narrow-margin"), parse_labs(GOOD))
+    assert verdict == "incomplete" and verdicts(rows)["ecog"] == "not evaluable"
     hb = next(r for r in rows if r.id == "haemoglobin")
     assert hb.value == pytest.approx(125.0)  # 12.5 g/dL -> g/L
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from dosecalc.model import Case, ContourPlane, DoseGrid, Plan, Structure, StructureSet
+from dosecalc.errors import ParameterError
 from dosecalc.protocols.evaluate import check, overall_verdict, verdict_for
 from dosecalc.protocols.schema import load_protocol
 
@@ -220,7 +221,11 @@ def test_fractions_outside_protocol(tmp_path):
     rep = check(case(uniform(10), [("Cord", LIVER)], fractions=8), p)
     assert len(rep.results) == 1 and rep.results[0].verdict == "not evaluable"
     assert "3, 5" in rep.results[0].reason
-    assert by_id(check(case(uniform(10), [("Cord", LIVER)], fractions=8), p, fractions=3))["m"].verdict == "pass"
+    # a course-total grid was delivered in the RTPLAN's 8 fractions: --fractions 3 contradicts it (issue 9)
+    with pytest.raises(ParameterError, match=r"--fractions 3 contradicts .*NumberOfFractionsPlanned 8"):
+        check(case(uniform(10), [("Cord", LIVER)], fractions=8), p, fractions=3)
+    # without an RTPLAN the given number is taken
+    assert by_id(check(case(uniform(10), [("Cord", LIVER)], fractions=None), p, fractions=3))["m"].verdict == "pass"
 
 
 def test_child_pugh_selects_the_stricter_set(tmp_path):
@@ -234,9 +239,12 @@ def test_child_pugh_selects_the_stricter_set(tmp_path):
     b = check(k, p, child_pugh="B7")
     rb = by_id(b)
     assert "a" not in rb and rb["b"].verdict == "fail" and b.verdict == "fail"
-    assert "no Child-Pugh B-specific value" in rb["both"].note
+    assert rb["both"].verdict == "pass"  # a limit sourced for A and B applies to B as it is
     none = check(k, p)
-    assert "a" in by_id(none) and any("Child-Pugh A constraint set" in n for n in none.notes)
+    # class unknown: the A values are shown, the Child-Pugh row keeps the check incomplete (exit 3)
+    rn = by_id(none)
+    assert "a" in rn and rn["child-pugh-eligibility"].verdict == "not evaluable"
+    assert none.verdict == "incomplete" and none.exit_code == 3
     b8 = by_id(check(k, p, child_pugh="B8"))
     assert b8["child-pugh-eligibility"].verdict == "fail"
     assert by_id(check(k, p, child_pugh="B"))["child-pugh-eligibility"].verdict == "not evaluable"

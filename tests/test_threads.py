@@ -32,7 +32,7 @@ def test_dvh_eqd2_and_check_identical_with_1_and_2_threads(synthetic_case_dir):
          "--metric", "CV15Gy[cc]"],
         ["dvh", case, "--format", "json", "--roi", "Liver", "--roi", "PTV", "--eqd2", "2.5",
          "--metric", "Mean[EQD2Gy(a/b=2.5)]", "--metric", "D95%[EQD2Gy(a/b=2.5)]"],
-        ["check", case, "--protocol", "hcc-oligoprogression", "--format", "json"],
+        ["check", case, "--protocol", "hcc-oligoprogression", "--format", "json", "--child-pugh", "A5"],
     ]
     for cmd in commands:
         one, two = _run(cmd, "1"), _run(cmd, "2")

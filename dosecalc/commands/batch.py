@@ -1,4 +1,9 @@
-"""``dosecalc batch``: evaluate every plan below a cohort root against a protocol."""
+"""``dosecalc batch``: evaluate every plan below a cohort root against a protocol.
+
+Exit codes (the same contract as ``check``, over the whole cohort): 1 when any plan fails a
+constraint; else 2 when a plan could not be evaluated (bad input: its error is in
+summary.csv); else 3 when a plan is incomplete (something required not evaluable); else 0.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +17,10 @@ DESCRIPTION = (
     "one job per plan), checks each against the protocol and writes OUT/plans/*.json, "
     "OUT/constraints.csv (plan x constraint) and OUT/summary.csv (every plan with its status "
     "or error). A plan that fails is recorded and never stops the others; a re-run skips "
-    "plans already done for the same protocol and options. Exit 0 when every plan was "
-    "evaluated and none fails a constraint, 1 when a plan failed to evaluate or fails a "
-    "constraint, 2 on bad input."
+    "plans already done for the same protocol and options. Exit codes: 1 when any plan fails a "
+    "constraint; else 2 when a plan could not be evaluated (its error is in summary.csv) or the "
+    "input is bad; else 3 when a plan is incomplete (something required not evaluable); else 0 "
+    "(every plan passes or is acceptable)."
 )
 
 
@@ -33,12 +39,18 @@ def register(p) -> None:
     from .info import add_dose_is
 
     add_dose_is(p)
+    from .check import add_matching_options, add_protocol_options
+
+    add_matching_options(p)
+    add_protocol_options(p)
 
 
 def run(args) -> int:
     from ..batch import batch
     from ..errors import ParameterError
+    from .check import parse_mapping
 
+    mapping = parse_mapping(args.map, args.map_file)
     client = None
     if args.scheduler:
         try:
@@ -52,17 +64,23 @@ def run(args) -> int:
     try:
         run_ = batch(args.root, args.protocol, workers=args.workers, client=client, out=args.out,
                      force=args.force, fractions=args.fractions, child_pugh=args.child_pugh,
-                     progress=False if args.no_progress else None, dose_is=args.dose_is)
+                     progress=False if args.no_progress else None, dose_is=args.dose_is, mapping=mapping,
+                     site=args.site, convert=args.convert, transition_dose=args.transition_dose)
         counts: dict[str, int] = {}
-        failing = 0
+        failing = incomplete = 0
         for r in run_:
             counts[r.status] = counts.get(r.status, 0) + 1
-            if r.verdict == "fail":
-                failing += 1
+            failing += r.verdict == "fail"
+            incomplete += r.verdict == "incomplete"
     finally:
         if client is not None:
             client.close()
     total = sum(counts.values())
     parts = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
-    sys.stdout.write(f"{total} plans: {parts}; {failing} fail a constraint; results in {args.out}\n")
-    return 1 if (counts.get("error", 0) or failing) else 0
+    sys.stdout.write(f"{total} plans: {parts}; {failing} fail a constraint, {incomplete} incomplete; "
+                     f"results in {args.out}\n")
+    if failing:
+        return 1
+    if counts.get("error", 0):
+        return 2
+    return 3 if incomplete else 0

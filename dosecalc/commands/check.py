@@ -1,6 +1,7 @@
 """``dosecalc check``: check a plan against a liver-SBRT protocol.
 
-Exit codes: 0 no constraint fails, 1 a constraint fails, 2 bad input.
+Exit codes: 0 every row passes or is acceptable, 1 a row fails, 3 nothing fails but
+something required is not evaluable, 2 bad input.
 """
 
 from __future__ import annotations
@@ -10,14 +11,18 @@ from pathlib import Path
 
 NAME = "check"
 ORDER = 90
-HELP = "check a plan against a liver-SBRT protocol (exit 1 when a constraint fails)"
+HELP = "check a plan against a liver-SBRT protocol (exit 0 pass, 1 fail, 3 incomplete, 2 bad input)"
 DESCRIPTION = (
     "Matches the protocol's structures to the plan's ROIs, computes every constraint that applies "
     "to the fractionation and the Child-Pugh class through the DVH engine (EQD2/BED where the "
     "metric names it) and prints one verdict per constraint: pass, acceptable (between the two "
     "levels), fail, or not evaluable with the reason; every limit shows its source and confidence. "
-    "Without --child-pugh/--labs the Child-Pugh A set is evaluated. Exit 0 when no constraint "
-    "fails, 1 when one fails, 2 on bad input."
+    "Without --child-pugh/--labs the class-A values are shown and the check is incomplete. "
+    "Fractionations without a sourced table are not evaluable unless --convert asks for an "
+    "isoeffective conversion (LQ-L, alpha/beta per organ; every converted row is labelled). "
+    "Exit codes: 0 every row passes or is acceptable; 1 any row fails; 3 nothing fails but "
+    "something required is not evaluable (missing organ, fractionation without a table, unknown "
+    "Child-Pugh class); 2 bad input."
 )
 
 
@@ -31,8 +36,8 @@ def register(p) -> None:
     lf.add_argument("--child-pugh", default=None, metavar="CLASS", help="Child-Pugh class/score: A5, A6, B7, B, ...")
     lf.add_argument("--labs", default=None, metavar="FILE",
                     help="labs TOML (bilirubin, albumin, INR, ascites, encephalopathy with units)")
-    p.add_argument("--map", action="append", default=[], metavar="STRUCTURE=ROI",
-                   help="use ROI (or an expression) for a protocol structure, e.g. --map Liver=LIVER_1 (repeatable)")
+    add_matching_options(p)
+    add_protocol_options(p)
     p.add_argument("--prescription", type=float, default=None, metavar="GY",
                    help="prescription total dose in Gy (default: the RTPLAN's)")
     p.add_argument("--plan", default=None, metavar="UID|LABEL", help="which plan, when the paths hold several")
@@ -45,11 +50,31 @@ def register(p) -> None:
     add_dose_is(p)
 
 
-def parse_mapping(items) -> dict[str, str]:
-    """``["Liver=LIVER_1", ...]`` -> ``{"Liver": "LIVER_1"}``."""
-    from ..errors import ParameterError
+def add_matching_options(p) -> None:
+    """--map and --map-file (shared with ``batch``)."""
+    p.add_argument("--map", action="append", default=[], metavar="STRUCTURE=ROI",
+                   help="use ROI (or an expression) for a protocol structure, e.g. --map Liver=LIVER_1 (repeatable)")
+    p.add_argument("--map-file", default=None, metavar="FILE",
+                   help="TOML mapping file: STRUCTURE = \"ROI\" lines (or a [map] table); --map entries win")
 
-    out = {}
+
+def add_protocol_options(p) -> None:
+    """--site, --convert, --transition-dose (shared with ``batch``)."""
+    p.add_argument("--site", default=None, metavar="SITE",
+                   help="treated-site profile of the protocol (oligoprogression: liver, lung, bone, adrenal, node)")
+    p.add_argument("--convert", action="store_true",
+                   help="convert the nearest sourced table isoeffectively (LQ-L, alpha/beta per organ) for organs "
+                        "without a sourced limit at the plan's fractionation; every converted row is labelled")
+    p.add_argument("--transition-dose", type=float, default=None, metavar="GY",
+                   help="LQ-L transition dose per fraction for --convert (default 2 x alpha/beta of each organ)")
+
+
+def parse_mapping(items, map_file=None) -> dict[str, str]:
+    """``["Liver=LIVER_1", ...]`` (and a TOML mapping file) -> ``{"Liver": "LIVER_1"}``."""
+    from ..errors import ParameterError
+    from ..protocols.matching import load_mapping
+
+    out = load_mapping(map_file) if map_file else {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip() or not value.strip():
@@ -67,10 +92,12 @@ def run(args) -> int:
     from ..protocols.schema import load_protocol
 
     protocol = load_protocol(args.protocol)  # validate before reading any DICOM
-    mapping = parse_mapping(args.map)
+    mapping = parse_mapping(args.map, args.map_file)
+    protocol.site(args.site)  # an unknown site is bad input before any DICOM is read
     case = dosecalc.load(*args.paths, plan=args.plan, dose_is=args.dose_is)
     report = check(case, protocol, fractions=args.fractions, child_pugh=args.child_pugh, labs=args.labs,
-                   mapping=mapping, prescription_gy=args.prescription)
+                   mapping=mapping, prescription_gy=args.prescription, site=args.site, convert=args.convert,
+                   transition_dose=args.transition_dose)
     if args.out:
         text = render(report, args.format, colour=False, plot=args.plot)
         inputs = [f.path for f in case.files]
@@ -78,7 +105,7 @@ def run(args) -> int:
         print(f"{report.protocol.id}: {report.verdict.upper()} ({_summary(report)}); report written to {path}")
     else:
         sys.stdout.write(render(report, args.format, plot=args.plot))
-    return 1 if report.failed else 0
+    return report.exit_code
 
 
 def _summary(report) -> str:
@@ -95,7 +122,8 @@ def demo(case, out, stream) -> None:
     from ..protocols.schema import builtin_ids
 
     for pid in builtin_ids():
-        report = check(case, pid)
+        # the synthetic patient is declared Child-Pugh A5: without a class the check is incomplete
+        report = check(case, pid, child_pugh="A5")
         stream.write(f"\n=== protocol check: {pid} ===\n")
         stream.write(to_table(report, stream=stream))
         path = write_text(Path(out) / f"check-{pid}.html", to_html(report))

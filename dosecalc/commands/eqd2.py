@@ -106,6 +106,7 @@ def demo(case, out, stream) -> None:
     stream.write(f"EQD2 (LQ, a/b {p.alpha_beta_gy:g} Gy, {n} fractions) of the normal liver; "
                  f"RILD NTCP: LKB, {p.name} set (TD50 {p.td50_gy:g} Gy EQD2, m {p.m:g}, n {p.n:g}; "
                  f"{p.confidence} source)\n")
+    stream.write(f"  population of the NTCP parameters: {p.population}; not valid for Child-Pugh B\n")
     for name in ("Liver - CTV", "Liver - (GTV1 | GTV2)"):
         try:
             dvh = case.dvh(name, dose=eq)

@@ -15,6 +15,14 @@ Sources (see ``../shared/domain/liver-sbrt-references.md`` section 7):
 
 Unit conversions use molar masses (bilirubin 584.66 g/mol, creatinine 113.12 g/mol):
 1 mg/dL bilirubin = 17.104 umol/L, 1 mg/dL creatinine = 88.40 umol/L.
+
+Plausibility: a value outside :data:`PLAUSIBLE` (wide bounds for adult patients, an
+engineering guard against unit slips, not a clinical limit) is refused with an error that
+names the value as given and the reading that would be plausible ("albumin 38 g/dL =
+380 g/L is outside 10-60 g/L: did you mean 38 g/L?").  Clinical items given in the same
+file: ``ecog`` (0-5), ``margin`` (cm or mm), yes/no items ``hbv_carrier``,
+``prior_rt_area``, ``extrahepatic_metastasis``, and ``attested = [ids]`` for criteria no
+data can show (consent, contraception...).  Eligibility itself is :mod:`.eligibility`.
 """
 
 from __future__ import annotations
@@ -52,15 +60,26 @@ _UNITS = {
     "age": ("years", {"years": 1.0, "y": 1.0, "yr": 1.0}),
     "hbv_dna": ("IU/mL", {"iu/ml": 1.0}),
     "antiviral_days": ("days", {"days": 1.0, "d": 1.0}),
+    "margin": ("cm", {"cm": 1.0, "mm": 0.1}),
 }
-_UNITLESS = {"inr"}
+_UNITLESS = {"inr", "ecog"}
+FLAGS = ("hbv_carrier", "prior_rt_area", "extrahepatic_metastasis")
+# plausibility bounds in the canonical unit (wider than any adult patient's value; a guard
+# against unit slips, not a clinical limit)
+PLAUSIBLE = {
+    "albumin": (10.0, 60.0), "bilirubin": (2.0, 850.0), "bilirubin_uln": (5.0, 60.0),
+    "creatinine": (20.0, 1500.0), "creatinine_uln": (40.0, 200.0), "inr": (0.5, 10.0),
+    "platelets": (1.0, 2000.0), "neutrophils": (0.01, 100.0), "haemoglobin": (30.0, 250.0),
+    "age": (0.0, 120.0), "weight": (2.0, 350.0), "ast": (1.0, 20000.0), "alt": (1.0, 20000.0),
+    "ast_uln": (10.0, 200.0), "alt_uln": (10.0, 200.0), "ecog": (0.0, 5.0), "margin": (0.0, 20.0),
+}
 _GRADES = {
     "ascites": {"none": 1, "absent": 1, "mild": 2, "slight": 2, "moderate": 3, "severe": 3,
                 "moderate-severe": 3, "moderate to severe": 3},
     "encephalopathy": {"none": 1, "absent": 1, "grade 1": 2, "grade 2": 2, "grade 1-2": 2,
                        "grade 3": 3, "grade 4": 3, "grade 3-4": 3},
 }
-_KNOWN = set(_UNITS) | _UNITLESS | set(_GRADES) | {"sex"}
+_KNOWN = set(_UNITS) | _UNITLESS | set(_GRADES) | {"sex", "attested"} | set(FLAGS)
 
 
 @dataclass(frozen=True)
@@ -136,6 +155,8 @@ class Labs:
     grades: dict
     sex: str | None = None
     source_path: str | None = None
+    flags: dict = field(default_factory=dict)
+    attested: tuple = ()
 
     def get(self, key: str):
         return self.values.get(key)
@@ -171,7 +192,35 @@ def _parse_value(key: str, raw, where: str):
         v = float(v) * f
     if not math.isfinite(v) or v < 0:
         raise ParameterError(f"{where}: {key} must be a finite number >= 0, got {raw!r}")
+    _plausible(key, v, raw, unit, where)
     return v, (raw if not isinstance(raw, dict) else f"{raw['value']} {raw['unit']}")
+
+
+def _plausible(key: str, v: float, raw, unit, where: str) -> None:
+    """Refuse a value outside :data:`PLAUSIBLE`, naming the reading that would fit."""
+    lo, hi = PLAUSIBLE.get(key, (-math.inf, math.inf))
+    if lo <= v <= hi:
+        return
+    canonical = "" if key in _UNITLESS else _UNITS[key][0]
+    number = raw["value"] if isinstance(raw, dict) else (raw if not isinstance(raw, str) else raw.split()[0])
+    shown = f"{number} {unit}".strip()
+    text = f"{where}: {key} {shown}" + (f" = {v:g} {canonical}" if canonical and str(unit).casefold()
+                                       != canonical.casefold() else "")
+    text += f" is outside the plausible {lo:g}-{hi:g} {canonical}".rstrip()
+    hints = []
+    if key not in _UNITLESS:
+        try:
+            x = float(number)
+        except (TypeError, ValueError):
+            x = None
+        if x is not None:
+            for name, f in _UNITS[key][1].items():
+                pretty = _unit_names({name: f})
+                if pretty and lo <= x * f <= hi and name != str(unit).strip().casefold().replace(" ", ""):
+                    hints.append(f"{number} {pretty[0]}")
+    text += (f": a unit slip? did you mean {' or '.join(dict.fromkeys(hints))}" if hints
+             else ": check the value and its unit")
+    raise ParameterError(text)
 
 
 def _unit_names(factors) -> list[str]:
@@ -187,15 +236,29 @@ def parse_labs(data: dict, *, source_path: str | None = None) -> Labs:
         raise ParameterError(f"{where}: labs must be a table")
     if "labs" in data and isinstance(data["labs"], dict):
         data = data["labs"]
-    values, given, grades = {}, {}, {}
+    values, given, grades, flags = {}, {}, {}, {}
     sex = None
+    attested: tuple = ()
     for key, raw in data.items():
         k = key.casefold()
         k = {"hemoglobin": "haemoglobin", "hb": "haemoglobin", "anc": "neutrophils",
              "plt": "platelets", "total_bilirubin": "bilirubin"}.get(k, k)
         if k not in _KNOWN:
             raise ParameterError(f"{where}: unknown lab {key!r}; known: {', '.join(sorted(_KNOWN))}")
-        if k == "sex":
+        if k in FLAGS:
+            if not isinstance(raw, bool):
+                raise ParameterError(f"{where}: {key} must be true or false, got {raw!r}")
+            flags[k] = raw
+        elif k == "attested":
+            if not isinstance(raw, list) or not all(isinstance(x, str) and x.strip() for x in raw):
+                raise ParameterError(f"{where}: attested must be a list of criterion ids, got {raw!r}")
+            attested = tuple(x.strip() for x in raw)
+        elif k == "ecog":
+            if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= 5:
+                raise ParameterError(f"{where}: ecog must be a whole number 0-5 (ECOG performance status), "
+                                     f"got {raw!r}")
+            values[k], given[k] = float(raw), raw
+        elif k == "sex":
             s = str(raw).strip().casefold()
             if s not in ("female", "male", "f", "m"):
                 raise ParameterError(f"{where}: sex must be 'female' or 'male', got {raw!r}")
@@ -212,7 +275,7 @@ def parse_labs(data: dict, *, source_path: str | None = None) -> Labs:
             given[k] = raw
         else:
             values[k], given[k] = _parse_value(k, raw, where)
-    return Labs(values, given, grades, sex, source_path)
+    return Labs(values, given, grades, sex, source_path, flags, attested)
 
 
 def load_labs(path) -> Labs:
@@ -234,12 +297,20 @@ def load_labs(path) -> Labs:
         age = "62 years"
         weight = "70 kg"
         sex = "male"
+        ecog = 1                            # clinical items of the eligibility check
+        margin = "0.5 cm"                   # or mm
+        hbv_carrier = true
+        hbv_dna = "500 IU/mL"
+        antiviral_days = "14 days"
+        prior_rt_area = false
+        extrahepatic_metastasis = false
+        attested = ["consent", "contraception"]   # criteria no data can show
 
     Raises
     ------
     ParameterError
-        Unreadable file, unknown key, missing or unknown unit (the message names the file
-        and the key).
+        Unreadable file, unknown key, missing or unknown unit, a value outside the plausible
+        range (the message names the file, the key, the value and the likely unit slip).
     """
     p = Path(path).expanduser()
     if not p.is_file():
@@ -360,11 +431,15 @@ def derived_quantities(labs: Labs) -> tuple[dict, dict]:
     """
     v = labs.values
     out, missing = {}, {}
-    for key in ("neutrophils", "platelets", "haemoglobin", "albumin", "hbv_dna", "antiviral_days"):
+    for key in ("neutrophils", "platelets", "haemoglobin", "albumin", "hbv_dna", "antiviral_days", "age", "ecog"):
         if key in v:
             out[key] = v[key]
         else:
             missing[key] = f"{key} not given"
+    if "margin" in v:
+        out["margin_cm"] = v["margin"]
+    else:
+        missing["margin_cm"] = "margin not given (the shortest tumour-to-transection distance)"
     for lab in ("bilirubin", "ast", "alt", "creatinine"):
         q = f"{lab}_x_uln"
         if lab in v and f"{lab}_uln" in v:
@@ -386,82 +461,9 @@ def derived_quantities(labs: Labs) -> tuple[dict, dict]:
     return out, missing
 
 
-# --- eligibility ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class EligibilityResult:
-    """One criterion's outcome: ``verdict`` is pass, fail or not evaluable."""
+# --- eligibility (moved to .eligibility; kept importable from here) -------------------------
+def check_eligibility(protocol, labs: Labs):
+    """See :func:`dosecalc.protocols.eligibility.check_eligibility`."""
+    from .eligibility import check_eligibility as _check
 
-    id: str
-    label: str
-    quantity: str
-    unit: str
-    value: float | None
-    comparator: str
-    limit: float
-    verdict: str
-    reason: str
-    source: str
-    confidence: str
-    note: str = ""
-    alternative: str = ""
-
-    def as_dict(self) -> dict:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
-
-
-def _meets(value, comparator, limit) -> bool:
-    return {"<": value < limit, "<=": value <= limit, ">": value > limit, ">=": value >= limit}[comparator]
-
-
-def check_eligibility(protocol, labs: Labs) -> tuple[str, list[EligibilityResult]]:
-    """Check the laboratory criteria of a protocol.
-
-    Parameters
-    ----------
-    protocol : Protocol
-    labs : Labs
-
-    Returns
-    -------
-    (verdict, results)
-        ``verdict`` is ``"eligible"``, ``"not eligible"`` (a criterion fails) or
-        ``"incomplete"`` (a required value is missing); optional criteria (HBV DNA for
-        carriers) without a value are reported but do not make the check incomplete.
-    """
-    from .schema import ELIGIBILITY_QUANTITIES
-
-    if not protocol.eligibility:
-        raise ParameterError(f"protocol {protocol.id!r} registers no laboratory eligibility criteria")
-    values, missing = derived_quantities(labs)
-    rows = []
-    for c in protocol.eligibility:
-        unit = ELIGIBILITY_QUANTITIES[c.quantity]
-        alt_text = ""
-        if c.alternative is not None:
-            aq, ac, al = c.alternative
-            alt_text = f"or {aq} {ac} {al:g} {ELIGIBILITY_QUANTITIES[aq]}"
-        value = values.get(c.quantity)
-        ok = None if value is None else _meets(value, c.comparator, c.limit)
-        reason = ""
-        if c.alternative is not None and ok is not True:
-            aq, ac, al = c.alternative
-            av = values.get(aq)
-            if av is not None and _meets(av, ac, al):
-                ok = True
-                reason = f"met by the alternative: {aq} {av:.1f} {ELIGIBILITY_QUANTITIES[aq]} {ac} {al:g}"
-            elif av is not None and ok is None:
-                ok = False
-                reason = f"{c.quantity}: {missing.get(c.quantity)}; alternative {aq} {av:.1f} fails"
-            elif av is None and ok is False:
-                reason = f"alternative {aq} not available ({missing.get(aq)})"
-        if ok is None:
-            verdict = "not given" if c.optional else "not evaluable"
-            reason = reason or missing.get(c.quantity, "value missing")
-        else:
-            verdict = "pass" if ok else "fail"
-        rows.append(EligibilityResult(c.id, c.label, c.quantity, unit, value, c.comparator, c.limit, verdict,
-                                      reason, c.source, c.confidence, c.note, alt_text))
-    verdicts = [r.verdict for r in rows]
-    overall = ("not eligible" if "fail" in verdicts else "incomplete" if "not evaluable" in verdicts
-               else "eligible")
-    return overall, rows
+    return _check(protocol, labs)

@@ -6,19 +6,77 @@ alias list (case- and separator-insensitive, via :func:`dosecalc.model.normalise
 and last the derived expression (``"Liver - GTV"``) built from the other structures'
 matches.  Two ROIs that both fit one name are an ambiguity: the structure is then not
 matched (a guess could evaluate the wrong organ) and the report says which ROIs compete.
+
+Helper structures never match a protocol name, alias or pattern: names with a helper word
+(``opt``, ``ring``, ``PRV``, ``avoid``, ``push``, ``dummy``, ``help``, ``tune``, ``ctrl``,
+``block``, ``shell``, ``hot``/``cold`` spots...; not ``eval`` or ``crop``, which name the
+evaluation target) or a ``z``/``zz``/``x_`` prefix, and ROIs whose
+RTROIInterpretedType marks them as planning aids (CONTROL, AVOIDANCE, DOSE_REGION, ...).
+An optimisation ring ``PTV1_ring_opt`` can otherwise decide a coverage verdict.  A user
+mapping may still name one; it is then used with a warning.  An organ not found lists the
+closest ROI names ("did you mean ...").
 """
 
 from __future__ import annotations
 
+import difflib
 import re
+import tomllib
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from pathlib import Path
 
 from ..errors import ParameterError
 from ..expressions import is_expression, tokenise
 from ..model import normalise_name
 from .schema import Protocol, ProtocolStructure
 
+# words that mark a planning aid rather than an anatomical or target structure
+_HELPER_WORDS = ("opt", "ring", "prv", "avoid", "avd", "push", "dummy", "help", "helper", "tune", "ctrl",
+                 "control", "block", "shell", "temp", "tmp", "hot", "cold", "expand", "exp")
+_HELPER_TYPES = ("CONTROL", "AVOIDANCE", "DOSE_REGION", "SUPPORT", "FIXATION", "BOLUS", "MARKER",
+                 "REGISTRATION", "ISOCENTER", "CONTRAST_AGENT", "CAVITY")
+_WORD = re.compile(r"[a-z]+|\d+")
+
+
+def helper_reason(name: str, roi_type: str = "") -> str:
+    """Why an ROI looks like a planning helper ("" when it does not).
+
+    A name is split into words at separators, digits and case changes (``PTV1_ring_opt`` ->
+    ptv, 1, ring, opt; ``optPTV`` -> opt, ptv); a helper word anywhere, or a ``z``/``zz``/
+    ``x_`` prefix (a common convention that sorts helpers last), marks a helper.
+    """
+    t = (roi_type or "").strip().upper()
+    if t in _HELPER_TYPES:
+        return f"RTROIInterpretedType {t}"
+    raw = name.strip()
+    if re.match(r"(?i)(zz|z[_\-. ]|x[_\-. ])", raw) or re.match(r"z[A-Z]", raw):
+        return "a z/zz/x_ prefix (helper naming convention)"
+    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", raw)
+    words = _WORD.findall(spaced.casefold())
+    for w in words:
+        if w in _HELPER_WORDS:
+            return f"the word {w!r} in its name"
+    return ""
+
+
+def load_mapping(path) -> dict[str, str]:
+    """A mapping file: TOML lines ``Liver = "LIVER_1"`` (top level or a ``[map]`` table)."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise ParameterError(f"mapping file {str(p)!r} does not exist")
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ParameterError(f"{p}: not a valid TOML mapping file: {exc}") from None
+    if isinstance(data.get("map"), dict) and len(data) == 1:
+        data = data["map"]
+    out = {}
+    for key, value in data.items():
+        if not isinstance(value, str) or not value.strip():
+            raise ParameterError(f"{p}: {key} must be an ROI name or expression in quotes, got {value!r}")
+        out[key] = value.strip()
+    return out
 
 
 @dataclass(frozen=True)
@@ -111,16 +169,18 @@ def match_structures(protocol: Protocol, structures, mapping: dict | None = None
         A mapping key that is not a protocol structure, or a mapping value that is neither
         an ROI of the plan nor an expression.
     """
-    names, empty = [], []
+    names, empty, helpers = [], [], {}
     for s in structures:
-        if isinstance(s, str):
-            names.append(s)
-        elif getattr(s, "has_volume", True):
-            names.append(s.name)
+        name = s if isinstance(s, str) else s.name
+        why = helper_reason(name, "" if isinstance(s, str) else getattr(s, "roi_type", ""))
+        if why:
+            helpers[name] = why
+        if isinstance(s, str) or getattr(s, "has_volume", True):
+            names.append(name)
         else:
-            empty.append(s.name)
+            empty.append(name)
     user = _check_mapping(protocol, names, mapping or {})
-    resolver = _Resolver(protocol, names, empty, user)
+    resolver = _Resolver(protocol, names, empty, user, helpers)
     return {s.name: resolver.resolve(s.name) for s in protocol.structures}
 
 
@@ -149,10 +209,13 @@ def _check_mapping(protocol: Protocol, names: list[str], mapping: dict) -> dict[
 
 
 class _Resolver:
-    def __init__(self, protocol: Protocol, names, empty, user) -> None:
+    def __init__(self, protocol: Protocol, names, empty, user, helpers=None) -> None:
         self.protocol = protocol
         self.protocol_names = [ps.name for ps in protocol.structures]
-        self.names = sorted(names, key=_natural_key)
+        self.helpers = helpers or {}
+        self.all_names = sorted(names, key=_natural_key)
+        # helpers never match by name, alias or pattern: only a user mapping may pick one
+        self.names = [n for n in self.all_names if n not in self.helpers]
         self.empty = empty
         self.user = user
         self.done: dict[str, StructureMatch] = {}
@@ -182,7 +245,14 @@ class _Resolver:
 
         if s.name in self.user:
             value = self.user[s.name]
+            if value in self.helpers:
+                notes.append(f"WARNING: mapped to {value!r}, which looks like a planning helper "
+                             f"({self.helpers[value]}), not the organ itself")
             return StructureMatch(rois=(value,), expression=value, how="mapping", notes=tuple(notes), **base)
+        skipped = [h for h in self.helpers if h in self.all_names
+                   and (any(normalise_name(h) == k for _, k in self._keys(s))
+                        or any(fnmatchcase(normalise_name(h), p) for p in s.match))]
+        notes += [f"helper ROI {h!r} ignored ({self.helpers[h]}); map it explicitly to use it" for h in skipped]
         base["candidates"] = ()
 
         name_hits = {}
@@ -231,7 +301,28 @@ class _Resolver:
 
     def _not_found_reason(self, s: ProtocolStructure) -> str:
         tried = [s.name] + list(s.aliases) + [f"pattern {p}" for p in s.match]
-        return f"no ROI named {' / '.join(tried)}; map one with {s.name}=ROI"
+        text = f"no ROI named {' / '.join(tried)}; map one with {s.name}=ROI"
+        close = self._did_you_mean(s)
+        if close:
+            text += f"; did you mean {', '.join(repr(c) for c in close)}?"
+        return text
+
+    def _did_you_mean(self, s: ProtocolStructure) -> list[str]:
+        """ROI names close to the structure's name or aliases (helpers flagged as such)."""
+        keys = [normalise_name(k) for k in (s.name, *s.aliases) if normalise_name(k)]
+        by_key = {}
+        for n in self.all_names:
+            by_key.setdefault(normalise_name(n), n)
+        scored = {}
+        for k in keys:
+            for hit in difflib.get_close_matches(k, list(by_key), n=3, cutoff=0.6):
+                r = difflib.SequenceMatcher(None, k, hit).ratio()
+                scored[hit] = max(r, scored.get(hit, 0.0))
+            for nk in by_key:  # "SmallBowel" inside "Bowel_Small_1": contained names count too
+                if len(k) >= 4 and (k in nk or nk in k) and nk not in scored:
+                    scored[nk] = 0.59
+        best = sorted(scored, key=lambda h: (-scored[h], h))[:3]
+        return [by_key[h] + (" (helper)" if by_key[h] in self.helpers else "") for h in best]
 
     def _derive(self, s: ProtocolStructure, notes, base) -> StructureMatch:
         parts = []

@@ -27,7 +27,7 @@ _PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#
             "#7f7f7f", "#bcbd22")
 CSV_FIELDS = ("id", "structure", "roi", "metric", "value", "unit", "comparator", "limit", "level2",
               "level2_kind", "verdict", "reason", "source", "confidence", "level2_source",
-              "level2_confidence", "note", "kind")
+              "level2_confidence", "note", "kind", "conversion", "required")
 
 
 def fmt_number(value, unit: str = "") -> str:
@@ -53,6 +53,13 @@ def _level2_text(r) -> str:
     return f"{r.level2_kind} {r.comparator} {r.level2:g}"
 
 
+def _level2_origin(r) -> str:
+    """Where the second level comes from, said whenever it is not the limit's source."""
+    if r.level2 is None or not r.level2_source or r.level2_source == r.source:
+        return ""
+    return f"level 2 ({r.level2_kind}) from another source: {r.level2_source} ({r.level2_confidence})"
+
+
 def _sources(report: Report) -> list[str]:
     out = []
     for r in report.results:
@@ -71,7 +78,7 @@ def _source_ref(r, sources) -> str:
 
 def header_lines(report: Report) -> list[str]:
     p = report.protocol
-    cp = ("not given: Child-Pugh A set evaluated" if report.child_pugh is None
+    cp = ("unknown: Child-Pugh A values shown, check incomplete" if report.child_pugh is None
           else f"{report.child_pugh.label} ({report.child_pugh.source}); constraint set Child-Pugh {report.constraint_set}")
     rx = ("unknown" if report.prescription_gy is None
           else f"{report.prescription_gy:g} Gy ({report.prescription_source})")
@@ -82,8 +89,14 @@ def header_lines(report: Report) -> list[str]:
     ]
     if report.case_label:
         lines.append(f"Case       {report.case_label}")
+    if report.site:
+        site = next((x for x in p.sites if x.id == report.site), None)
+        lines.append(f"Site       {report.site}" + (f" ({site.label}): {len(site.structures)} structures checked"
+                                                     if site else ""))
     lines += [
-        f"Fractions  {report.fractions if report.fractions is not None else 'unknown'} ({report.fractions_source})",
+        f"Fractions  {report.fractions if report.fractions is not None else 'unknown'} ({report.fractions_source})"
+        + ("; --convert: organs without a sourced table at this fractionation are converted (labelled)"
+           if report.converted else ""),
         f"Rx         {rx}",
         f"Liver      Child-Pugh {cp}" + (f"; ALBI {report.albi[0]:.2f} grade {report.albi[1]}" if report.albi else ""),
     ]
@@ -125,12 +138,17 @@ def to_table(report: Report, colour: bool | None = None, stream=None) -> str:
     out.append("  ".join("-" * w for w in widths))
     for r, row in zip(report.results, rows):
         out.append(line(row, r.verdict))
+        pad = " " * (widths[0] + 2)
         if r.reason:
-            out.append(" " * (widths[0] + 2) + f"reason: {r.reason}")
+            out.append(pad + f"reason: {r.reason}" + ("" if r.required else " (not required: shown only)"))
+        if r.conversion:
+            out.append(pad + r.conversion)
+        if _level2_origin(r):
+            out.append(pad + _level2_origin(r))
     out.append("")
     counts = report.counts()
     summary = ", ".join(f"{counts[v]} {v}" for v in (PASS, ACCEPTABLE, FAIL, NOT_EVALUABLE))
-    out.append(f"Verdict    {paint(report.verdict.upper(), report.verdict)}  ({summary})")
+    out.append(f"Verdict    {paint(report.verdict.upper(), report.verdict)}  ({summary}; exit code {report.exit_code})")
     out.append("")
     out.append("Structures")
     for name, m in report.matches.items():
@@ -376,7 +394,7 @@ def to_html(report: Report, plot: str = "auto") -> str:
         if r.level2 is not None:
             level2 = (f"{e(_level2_text(r))}<br><span class='small'>{e(r.level2_source)}</span> "
                       f"<span class='conf {e(r.level2_confidence)}'>{e(r.level2_confidence)}</span>")
-        detail = "; ".join(x for x in (r.reason, r.note) if x)
+        detail = "; ".join(x for x in (r.reason, r.conversion, _level2_origin(r), r.note) if x)
         rows.append(
             f"<tr class='{e(r.verdict.replace(' ', ''))}'><td><span class='chip' style='background:{colour}'>"
             f"{e(r.verdict)}</span></td><td>{e(r.structure)}</td><td>{e(r.roi)}</td><td>{e(r.metric)}</td>"

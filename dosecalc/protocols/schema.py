@@ -28,9 +28,9 @@ from pathlib import Path
 from ..errors import MetricSpecError, ProtocolError
 from ..expressions import ExpressionSyntaxError, operand_names, parse
 from ..quantity import DoseQuantity
+from .verdict import COMPARATORS
 
 CONFIDENCE = ("primary", "secondary", "unconfirmed")
-COMPARATORS = ("<", "<=", ">", ">=")
 LEVEL2_KINDS = ("acceptable", "ideal")
 CHILD_PUGH_CLASSES = ("A", "B", "C")
 COMBINE = ("union", "each", "lowest_mean")
@@ -48,7 +48,14 @@ ELIGIBILITY_QUANTITIES = {
     "hbv_dna": "IU/mL",
     "antiviral_days": "days",
     "child_pugh_score": "points",
+    # clinical items (given in the same TOML as the labs)
+    "age": "years",
+    "ecog": "points",
+    "margin_cm": "cm",
 }
+# yes/no clinical items: the criterion states the required answer (``expect``)
+ELIGIBILITY_FLAGS = ("hbv_carrier", "prior_rt_area", "extrahepatic_metastasis")
+ELIGIBILITY_KINDS = ("lab", "clinical", "attestation")
 
 
 # --- domain objects -----------------------------------------------------------------
@@ -59,7 +66,8 @@ class Prescription:
     Attributes
     ----------
     id : str
-    fractions : int
+    fractions : tuple of int
+        Fraction numbers it applies to (the China NHC range covers 3 to 10).
     child_pugh : tuple of str
         Classes ("A", "B", "C") it applies to.
     dose_gy : float or None
@@ -74,7 +82,7 @@ class Prescription:
     """
 
     id: str
-    fractions: int
+    fractions: tuple[int, ...]
     child_pugh: tuple[str, ...]
     dose_gy: float | None
     min_gy: float | None
@@ -109,6 +117,13 @@ class ProtocolStructure:
     members : tuple of str
         Protocol structures to choose from with ``combine = "lowest_mean"`` (for example
         ``["Kidney_L", "Kidney_R"]``).
+    required : bool
+        False for organs that matter only when the lesion is near them (central
+        hepatobiliary tract, great vessels): when no ROI is found their rows are shown as
+        not evaluable but do not make the check incomplete.
+    alpha_beta, alpha_beta_source
+        alpha/beta (Gy) used to convert this organ's limits to another fractionation
+        (``--convert``), and where it comes from.
     note : str
     """
 
@@ -118,6 +133,33 @@ class ProtocolStructure:
     combine: str = "union"
     derive: str | None = None
     members: tuple[str, ...] = ()
+    required: bool = True
+    alpha_beta: float | None = None
+    alpha_beta_source: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Condition:
+    """``metric(structure) comparator limit``: when a constraint (or its second level)
+    applies, e.g. the China NHC mean-liver limit only when Liver-GTV > 700 mL."""
+
+    structure: str
+    metric: str
+    comparator: str
+    limit: float
+
+    def text(self) -> str:
+        return f"{self.structure} {self.metric} {self.comparator} {self.limit:g}"
+
+
+@dataclass(frozen=True)
+class Site:
+    """A treated-site profile (oligoprogression): the organs checked for that site."""
+
+    id: str
+    label: str
+    structures: tuple[str, ...]
     note: str = ""
 
 
@@ -148,6 +190,15 @@ class Constraint:
         Citation and confidence of ``limit``.
     level2_source, level2_confidence : str
         Citation and confidence of ``level2``.
+    when, level2_when : Condition or None
+        The constraint (or only its second level) applies when this holds.
+    not_evaluable_for : tuple of str
+        Child-Pugh classes for which no sourced value exists: a patient of such a class
+        gets this row as ``not evaluable`` with ``not_evaluable_reason`` (never the value
+        sourced for another class).
+    conversion : str
+        Set on constraints converted to another fractionation (``--convert``): the label
+        ``converted from N fx, a/b X, ...`` every report shows.
     note : str
     """
 
@@ -164,6 +215,11 @@ class Constraint:
     level2_kind: str | None = None
     level2_source: str = ""
     level2_confidence: str = ""
+    when: Condition | None = None
+    level2_when: Condition | None = None
+    not_evaluable_for: tuple[str, ...] = ()
+    not_evaluable_reason: str = ""
+    conversion: str = ""
     note: str = ""
 
     def applies(self, fractions: int | None, child_pugh_class: str | None) -> bool:
@@ -174,19 +230,27 @@ class Constraint:
 
 @dataclass(frozen=True)
 class EligibilityCriterion:
-    """A laboratory or clinical criterion for enrolment.
+    """A registered inclusion or exclusion criterion.
 
-    ``quantity comparator limit`` must hold; when ``alternative`` (another quantity,
-    comparator and limit) is given, meeting either one suffices.
+    ``kind`` says how it is checked: ``lab`` and ``clinical`` criteria compare a value
+    (``quantity comparator limit``; when ``alternative`` is given, meeting either one
+    suffices) or a yes/no item (``flag`` must equal ``expect``); ``attestation`` criteria
+    (consent, contraception...) no data can show: they are met only when the patient file
+    lists their id under ``attested``.  ``applies_if`` names a yes/no item that makes the
+    criterion apply (HBV DNA for HBV carriers).
     """
 
     id: str
     label: str
-    quantity: str
+    quantity: str | None
     comparator: str
     limit: float
     source: str
     confidence: str
+    kind: str = "lab"
+    flag: str | None = None
+    expect: bool | None = None
+    applies_if: str | None = None
     alternative: tuple[str, str, float] | None = None
     alternative_confidence: str = ""
     optional: bool = False
@@ -208,6 +272,9 @@ class Protocol:
         Highest Child-Pugh score the protocol admits (7 = "A or B7").
     eligibility_source, eligibility_confidence : str
     prescriptions, structures, constraints, eligibility : tuples of the entries
+    sites : tuple of Site
+        Treated-site profiles (``--site``); empty when the protocol has one site.
+    default_site : str or None
     notes : tuple of str
     """
 
@@ -225,13 +292,33 @@ class Protocol:
     structures: tuple[ProtocolStructure, ...] = ()
     constraints: tuple[Constraint, ...] = ()
     eligibility: tuple[EligibilityCriterion, ...] = ()
+    sites: tuple[Site, ...] = ()
+    default_site: str | None = None
     notes: tuple[str, ...] = ()
 
     @property
     def fractionations(self) -> tuple[int, ...]:
         """Fraction numbers for which the protocol has constraints or prescriptions."""
-        fx = {f for c in self.constraints for f in c.fractions} | {p.fractions for p in self.prescriptions}
+        fx = {f for c in self.constraints for f in c.fractions} | {f for p in self.prescriptions
+                                                                    for f in p.fractions}
         return tuple(sorted(fx))
+
+    def site(self, site_id: str | None) -> Site | None:
+        """The site profile ``site_id`` (None: the default; None when the protocol has none)."""
+        if not self.sites:
+            if site_id is not None:
+                from ..errors import ParameterError
+
+                raise ParameterError(f"--site {site_id}: protocol {self.id!r} has no site profiles")
+            return None
+        key = site_id or self.default_site
+        for s in self.sites:
+            if s.id == key:
+                return s
+        from ..errors import ParameterError
+
+        raise ParameterError(f"--site {site_id}: protocol {self.id!r} has sites "
+                             f"{', '.join(s.id for s in self.sites)}")
 
     def structure(self, name: str) -> ProtocolStructure:
         """The protocol structure called ``name``."""
@@ -251,7 +338,7 @@ class Protocol:
 
     def prescriptions_for(self, fractions: int | None, child_pugh_class: str | None) -> tuple[Prescription, ...]:
         return tuple(p for p in self.prescriptions
-                     if (fractions is None or p.fractions == fractions)
+                     if (fractions is None or fractions in p.fractions)
                      and (child_pugh_class is None or child_pugh_class in p.child_pugh))
 
 
@@ -343,15 +430,19 @@ def load_protocol(id_or_path, *, _chain: tuple[str, ...] = ()) -> Protocol:
 # --- validation ---------------------------------------------------------------------
 _TOP_KEYS = {"id", "title", "version", "trial", "description", "extends", "notes",
              "eligible_child_pugh_max_score", "eligibility_source", "eligibility_confidence",
-             "prescriptions", "structures", "constraints", "eligibility", "remove"}
+             "prescriptions", "structures", "constraints", "eligibility", "remove", "sites",
+             "default_site"}
 _PRESCRIPTION_KEYS = {"id", "fractions", "child_pugh", "dose_gy", "min_gy", "max_gy", "min_bed_gy",
                       "bed_alpha_beta", "source", "confidence", "note"}
-_STRUCTURE_KEYS = {"name", "aliases", "match", "combine", "derive", "members", "note"}
+_STRUCTURE_KEYS = {"name", "aliases", "match", "combine", "derive", "members", "required", "alpha_beta",
+                   "alpha_beta_source", "note"}
 _CONSTRAINT_KEYS = {"id", "structure", "metric", "comparator", "limit", "level2", "level2_kind",
                     "level2_source", "level2_confidence", "fractions", "child_pugh", "source",
-                    "confidence", "note"}
+                    "confidence", "note", "when", "level2_when", "not_evaluable_for", "not_evaluable_reason"}
 _ELIGIBILITY_KEYS = {"id", "label", "quantity", "comparator", "limit", "source", "confidence",
-                     "alternative", "alternative_confidence", "optional", "note"}
+                     "alternative", "alternative_confidence", "optional", "note", "kind", "flag", "expect",
+                     "applies_if"}
+_SITE_KEYS = {"id", "label", "structures", "note"}
 
 
 class _Validator:
@@ -525,12 +616,52 @@ class _Validator:
                                   self._eligibility)
         if not constraints:
             self.fail("constraints", "the protocol has no constraint")
+        for i, c in enumerate(constraints):
+            for key, cond in (("when", c.when), ("level2_when", c.level2_when)):
+                if cond is not None and cond.structure not in names:
+                    self.fail(self._where("constraints", data, c.id, i) + f".{key}",
+                              f"{cond.structure!r} is not a structure of the protocol")
+        sites = self._merge(parent.sites if parent else (), data, "sites", "id", self._site)
+        for i, site in enumerate(sites):
+            for name in site.structures:
+                if name not in names:
+                    self.fail(f"sites[{i}].structures", f"{name!r} is not a structure of the protocol")
+        default_site = (self.string(data, "default_site", "") if "default_site" in data
+                        else (parent.default_site if parent else None))
+        if sites and default_site not in {x.id for x in sites}:
+            self.fail("default_site", f"must be one of the sites {[x.id for x in sites]}, got {default_site!r}")
         chain = ((parent.id,) + parent.extends) if parent else ()
         return Protocol(id=pid, title=title, version=version, trial=trial, description=description,
                         source_path=source_path, extends=chain, eligible_child_pugh_max_score=score,
                         eligibility_source=e_src, eligibility_confidence=e_conf,
                         prescriptions=tuple(prescriptions), structures=tuple(structures),
-                        constraints=tuple(constraints), eligibility=tuple(eligibility), notes=notes)
+                        constraints=tuple(constraints), eligibility=tuple(eligibility),
+                        sites=tuple(sites), default_site=default_site if sites else None, notes=notes)
+
+    def _site(self, d, where) -> Site:
+        self.keys(d, _SITE_KEYS, where)
+        structures = self.str_list(d, "structures", where)
+        if not structures:
+            self.fail(f"{where}.structures", "is required (the protocol structures checked for this site)")
+        return Site(id=self.string(d, "id", where), label=self.string(d, "label", where),
+                    structures=structures, note=self.string(d, "note", where, required=False))
+
+    def _condition(self, d, key, where) -> Condition | None:
+        if key not in d:
+            return None
+        raw = d[key]
+        fp = f"{where}.{key}"
+        self.keys(raw, {"structure", "metric", "comparator", "limit"}, fp)
+        metric = self.string(raw, "metric", fp)
+        from ..metrics import parse_metric
+
+        try:
+            parse_metric(metric)
+        except MetricSpecError as exc:
+            self.fail(f"{fp}.metric", str(exc))
+        return Condition(structure=self.string(raw, "structure", fp), metric=metric,
+                         comparator=self.choice(raw, "comparator", fp, COMPARATORS),
+                         limit=self.number(raw, "limit", fp))
 
     def _where(self, table, data, ident, fallback_index):
         for i, e in enumerate(data.get(table, []) if isinstance(data.get(table), list) else []):
@@ -575,10 +706,16 @@ class _Validator:
             self.fail(f"{where}.members", "combine = 'lowest_mean' needs members (protocol structures) or match patterns")
         if members and combine != "lowest_mean":
             self.fail(f"{where}.members", "members are only used with combine = 'lowest_mean'")
+        required = d.get("required", True)
+        if not isinstance(required, bool):
+            self.fail(f"{where}.required", f"must be true or false, got {required!r}")
+        ab = self.number(d, "alpha_beta", where, required=False, positive=True)
+        ab_src = self.string(d, "alpha_beta_source", where, required=ab is not None)
         return ProtocolStructure(
             name=name, aliases=self.str_list(d, "aliases", where),
             match=tuple(m.casefold() for m in match), combine=combine,
-            derive=derive, members=members, note=self.string(d, "note", where, required=False))
+            derive=derive, members=members, required=required, alpha_beta=ab, alpha_beta_source=ab_src,
+            note=self.string(d, "note", where, required=False))
 
     def _check_derive(self, structures, names):
         for i, s in enumerate(structures):
@@ -629,20 +766,28 @@ class _Validator:
                 want = ("looser" if kind == "acceptable" else "stricter")
                 self.fail(f"{where}.level2", f"a level2 of kind {kind!r} must be {want} than limit "
                                              f"{limit:g} for comparator {comparator!r}, got {level2:g}")
-        elif any(k in d for k in ("level2_kind", "level2_source", "level2_confidence")):
-            self.fail(f"{where}.level2", "is required when level2_kind/level2_source/level2_confidence is given")
+        elif any(k in d for k in ("level2_kind", "level2_source", "level2_confidence", "level2_when")):
+            self.fail(f"{where}.level2", "is required when level2_kind/level2_source/level2_confidence/"
+                                         "level2_when is given")
+        ne_for = ()
+        if "not_evaluable_for" in d:
+            ne_for = self.classes(d, "not_evaluable_for", where)
+            if "not_evaluable_reason" not in d:
+                self.fail(f"{where}.not_evaluable_reason", "is required with not_evaluable_for (say why no "
+                                                           "value is sourced for that class)")
         return Constraint(
             id=self.string(d, "id", where), structure=self.string(d, "structure", where), metric=spec.text,
             comparator=comparator, limit=limit, fractions=self.fraction_list(d, "fractions", where),
             child_pugh=self.classes(d, "child_pugh", where), source=self.string(d, "source", where),
             confidence=self.choice(d, "confidence", where, CONFIDENCE), level2=level2, level2_kind=kind,
-            level2_source=l2_src, level2_confidence=l2_conf, note=self.string(d, "note", where, required=False))
+            level2_source=l2_src, level2_confidence=l2_conf, when=self._condition(d, "when", where),
+            level2_when=self._condition(d, "level2_when", where), not_evaluable_for=ne_for,
+            not_evaluable_reason=self.string(d, "not_evaluable_reason", where, required=False),
+            note=self.string(d, "note", where, required=False))
 
     def _prescription(self, d, where) -> Prescription:
         self.keys(d, _PRESCRIPTION_KEYS, where)
-        fx = d.get("fractions")
-        if isinstance(fx, bool) or not isinstance(fx, int) or fx < 1:
-            self.fail(f"{where}.fractions", f"must be a whole number >= 1, got {fx!r}")
+        fx = self.fraction_list(d, "fractions", where)
         p = Prescription(
             id=self.string(d, "id", where), fractions=fx, child_pugh=self.classes(d, "child_pugh", where),
             dose_gy=self.number(d, "dose_gy", where, required=False, positive=True),
@@ -662,6 +807,25 @@ class _Validator:
 
     def _eligibility(self, d, where) -> EligibilityCriterion:
         self.keys(d, _ELIGIBILITY_KEYS, where)
+        kind = self.choice(d, "kind", where, ELIGIBILITY_KINDS, required=False, default="lab")
+        applies_if = (self.choice(d, "applies_if", where, ELIGIBILITY_FLAGS) if "applies_if" in d else None)
+        common = dict(id=self.string(d, "id", where), label=self.string(d, "label", where),
+                      source=self.string(d, "source", where),
+                      confidence=self.choice(d, "confidence", where, CONFIDENCE), kind=kind, applies_if=applies_if,
+                      note=self.string(d, "note", where, required=False))
+        if kind == "attestation" or "flag" in d:
+            extra = set(d) & {"quantity", "comparator", "limit", "alternative", "optional"}
+            if extra:
+                self.fail(f"{where}.{sorted(extra)[0]}", f"is not used by a {'yes/no' if 'flag' in d else kind} "
+                                                         "criterion")
+            if kind == "attestation":
+                return EligibilityCriterion(quantity=None, comparator="", limit=float("nan"), **common)
+            flag = self.choice(d, "flag", where, ELIGIBILITY_FLAGS)
+            expect = d.get("expect")
+            if not isinstance(expect, bool):
+                self.fail(f"{where}.expect", f"must be true or false, got {expect!r}")
+            return EligibilityCriterion(quantity=None, comparator="", limit=float("nan"), flag=flag,
+                                        expect=expect, **common)
         quantity = self.choice(d, "quantity", where, tuple(ELIGIBILITY_QUANTITIES))
         alt = None
         if "alternative" in d:
@@ -674,13 +838,11 @@ class _Validator:
         if not isinstance(opt, bool):
             self.fail(f"{where}.optional", f"must be true or false, got {opt!r}")
         return EligibilityCriterion(
-            id=self.string(d, "id", where), label=self.string(d, "label", where), quantity=quantity,
-            comparator=self.choice(d, "comparator", where, COMPARATORS), limit=self.number(d, "limit", where),
-            source=self.string(d, "source", where), confidence=self.choice(d, "confidence", where, CONFIDENCE),
-            alternative=alt,
+            quantity=quantity, comparator=self.choice(d, "comparator", where, COMPARATORS),
+            limit=self.number(d, "limit", where), alternative=alt,
             alternative_confidence=(self.choice(d, "alternative_confidence", where, CONFIDENCE)
                                     if alt is not None else ""),
-            optional=opt, note=self.string(d, "note", where, required=False))
+            optional=opt, **common)
 
 
 def _as_dict(entry) -> dict:
@@ -690,7 +852,15 @@ def _as_dict(entry) -> dict:
     out = {}
     for f in fields(entry):
         v = getattr(entry, f.name)
-        if isinstance(v, tuple) and f.name == "alternative" and v is not None:
+        if isinstance(v, Condition):
+            v = {"structure": v.structure, "metric": v.metric, "comparator": v.comparator, "limit": v.limit}
+        elif f.name == "conversion" or (f.name == "limit" and isinstance(v, float) and math.isnan(v)):
+            continue  # set by the engine / defaults: never part of a TOML table
+        elif f.name in ("comparator", "kind") and v == "":
+            continue
+        elif f.name == "not_evaluable_for" and not v:
+            continue
+        elif isinstance(v, tuple) and f.name == "alternative" and v is not None:
             v = {"quantity": v[0], "comparator": v[1], "limit": v[2]}
         elif isinstance(v, tuple):
             v = list(v)
