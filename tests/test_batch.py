@@ -146,3 +146,24 @@ def test_cli_batch(cohort, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "dosecalc", "batch", str(tmp_path / "nope"),
                           "--protocol", PROTOCOL, "--out", str(out)], capture_output=True, text=True)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_cli_batch_exit_code_contract(synthetic_case_dir, tmp_path, capsys):
+    """Exit codes (issue 9): 0 every plan passes/acceptable, 1 a plan fails, 3 a plan is
+    incomplete, 2 a plan could not be evaluated; --map-file applies to every plan."""
+    from dosecalc.cli import main
+
+    root = tmp_path / "cohort"
+    shutil.copytree(synthetic_case_dir, root / "patient_a")
+    base = ["batch", str(root), "--protocol", "hcc-oligoprogression", "--workers", "1", "--no-progress"]
+    assert main(base + ["--out", str(tmp_path / "o1")]) == 3                       # class unknown
+    mapping = tmp_path / "map.toml"
+    mapping.write_text('SpinalCanal = "SpinalCord"\n')
+    assert main(base + ["--out", str(tmp_path / "o2"), "--child-pugh", "A5", "--map-file", str(mapping)]) == 0
+    data = json.loads(next((tmp_path / "o2" / "plans").glob("patient_a-*.json")).read_text())
+    assert data["report"]["structures"]["SpinalCanal"] == "SpinalCord"
+    assert main(base + ["--out", str(tmp_path / "o3"), "--child-pugh", "B7"]) == 1   # 40 Gy > 35 Gy / 5 fx
+    (root / "patient_b").mkdir()
+    (root / "patient_b" / "RD.dcm").write_bytes(b"DICM" * 10)
+    assert main(base + ["--out", str(tmp_path / "o4"), "--child-pugh", "A5", "--map-file", str(mapping)]) == 2
+    capsys.readouterr()

@@ -73,7 +73,7 @@ def show_text(p) -> str:
             parts.append(f">= {rx.min_gy:g} Gy")
         if rx.min_bed_gy is not None:
             parts.append(f"{DoseQuantity.bed(rx.bed_alpha_beta)} >= {rx.min_bed_gy:g} Gy")
-        out.append(f"  {rx.fractions} fx, Child-Pugh {'/'.join(rx.child_pugh)}: {', '.join(parts)}  "
+        out.append(f"  {', '.join(map(str, rx.fractions))} fx, Child-Pugh {'/'.join(rx.child_pugh)}: {', '.join(parts)}  "
                    f"[{tag[rx.confidence]}] {rx.source}")
     out.append("")
     out.append("Structures")
@@ -87,7 +87,16 @@ def show_text(p) -> str:
             how.append(f"{s.combine} of " + ", ".join(s.members))
         if s.derive:
             how.append(f"derived {s.derive}")
+        if not s.required:
+            how.append("checked when contoured")
+        if s.alpha_beta is not None:
+            how.append(f"a/b {s.alpha_beta:g} Gy for --convert")
         out.append(f"  {s.name:<22} {'; '.join(how)}")
+    if p.sites:
+        out.append("")
+        out.append(f"Sites (--site; default {p.default_site})")
+        for site in p.sites:
+            out.append(f"  {site.id:<8} {site.label}: {', '.join(site.structures)}")
     for fx in p.fractionations:
         out.append("")
         out.append(f"Constraints, {fx} fractions")
@@ -97,15 +106,29 @@ def show_text(p) -> str:
             cp = "" if c.child_pugh == ("A", "B") else f" (Child-Pugh {'/'.join(c.child_pugh)})"
             out.append(f"  {c.structure:<20} {c.metric:<14} {c.comparator} {c.limit:<6g}{cp}  "
                        f"[{tag[c.confidence]}] {c.source}")
+            if c.when is not None:
+                out.append(f"  {'':<20} {'':<14} only when {c.when.text()}")
+            if c.not_evaluable_for:
+                out.append(f"  {'':<20} {'':<14} Child-Pugh {'/'.join(c.not_evaluable_for)}: not evaluable "
+                           "(no sourced value)")
             if c.level2 is not None:
-                out.append(f"  {'':<20} {'':<14} {c.level2_kind} {c.comparator} {c.level2:g}  "
+                cond = "" if c.level2_when is None else f" (only when {c.level2_when.text()})"
+                out.append(f"  {'':<20} {'':<14} {c.level2_kind} {c.comparator} {c.level2:g}{cond}  "
                            f"[{tag[c.level2_confidence]}] {c.level2_source}")
     if p.eligibility:
         out.append("")
-        out.append("Laboratory eligibility")
+        out.append("Eligibility (every registered criterion)")
         for e in p.eligibility:
-            alt = "" if e.alternative is None else f" or {e.alternative[0]} {e.alternative[1]} {e.alternative[2]:g}"
-            out.append(f"  {e.label:<40} {e.quantity} {e.comparator} {e.limit:g}{alt}  [{tag[e.confidence]}] {e.source}")
+            if e.kind == "attestation":
+                rule = "needs attestation"
+            elif e.flag is not None:
+                rule = f"{e.flag} must be {'yes' if e.expect else 'no'}"
+            else:
+                alt = "" if e.alternative is None else f" or {e.alternative[0]} {e.alternative[1]} {e.alternative[2]:g}"
+                rule = f"{e.quantity} {e.comparator} {e.limit:g}{alt}"
+            if e.applies_if:
+                rule += f" (when {e.applies_if})"
+            out.append(f"  {e.label:<40} {rule}  [{tag[e.confidence]}] {e.source}")
     if p.notes:
         out.append("")
         out += [f"- {n}" for n in p.notes]
