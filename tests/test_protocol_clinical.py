@@ -318,3 +318,21 @@ def test_exit_codes_in_help_and_verdict_strings_unchanged():
     assert all(isinstance(c["verdict"], str) for c in d["constraints"]) and d["exit_code"] == rep.exit_code
     r = next(x for x in rep.results if x.kind == "dose" and x.value is not None)
     assert r.constraint.limit == r.limit and r.constraint.source == r.source and r.verdict in tuple(Verdict)
+
+
+def test_single_fraction_rows_as_sourced():
+    """Single-fraction limits as read (eContour case 157, secondary copy; FASTRACK II Table 3,
+    26 Gy/1 fx column): liver 700 cc < 9.1 Gy, stomach 10 cc < 11.2 Gy, bilateral kidneys
+    200 cc < 8.4 Gy, skin 1.5 cc < 18 Gy."""
+    p = load_protocol(OLIGO)
+    got = {(c.structure, c.metric): (c.comparator, c.limit, c.confidence) for c in p.constraints if 1 in c.fractions}
+    assert got[("Liver-GTV", "CV9.1Gy[cc]")] == (">=", 700, "secondary")
+    assert got[("Stomach", "D10cc[Gy]")] == ("<", 11.2, "secondary")
+    assert got[("Kidneys", "CV8.4Gy[cc]")] == (">=", 200, "secondary")
+    assert got[("Skin", "D1.5cc[Gy]")] == ("<", 18, "primary")
+    k = case(uniform(10.0), [("Liver", LIVER), ("GTV1", GTV1), ("Stomach", STOMACH)], fractions=1)
+    rep = check(k, OLIGO, child_pugh="A5")
+    st = rows(rep, id="stomach-d10cc-1fx")[0]
+    assert st.value == pytest.approx(10.0) and st.verdict == "pass" and not st.conversion
+    # the duodenum has limits for 3 and 5 fx only: at 1 fx it is not evaluable without --convert
+    assert any(r.kind == "fractionation" and r.required for r in rows(rep, structure="Duodenum"))

@@ -444,8 +444,9 @@ def _select(proto: Protocol, n: int, cls: str, structures: tuple[str, ...], conv
     ``convert``, the isoeffective conversion of its nearest sourced row (labelled), and
     otherwise a not-evaluable row saying so.  That row keeps the check incomplete (exit 3)
     when the family is sourced at two or more fractionations (it belongs to the protocol's
-    tables); a family sourced at one fractionation only (a trial's extra row, such as
-    FASTRACK II's 3-fraction spinal canal) is shown without blocking.
+    tables) and the organ has no sourced row at all at ``n``; a family sourced at one
+    fractionation only (a trial's extra row, such as FASTRACK II's 3-fraction spinal canal),
+    or one of an organ that ``n``'s own rows already check, is shown without blocking.
     """
     relevant = [c for c in proto.constraints if c.structure in structures
                 and (cls in c.child_pugh or cls in c.not_evaluable_for)]
@@ -469,11 +470,12 @@ def _select(proto: Protocol, n: int, cls: str, structures: tuple[str, ...], conv
                    "the nearest sourced limits isoeffectively (LQ-L, alpha/beta per organ), labelled on every row"))
         return _Selection((), tuple(rows), ())
     said = set()
+    covered = {c.structure for c in chosen}
     for name, sourced, own in missing:
         s = proto.structure(name)
         src = nearest_fractionation(sourced, n)
         base = next(c for c in own if src in c.fractions)
-        table = s.required and len(sourced) > 1
+        table = s.required and len(sourced) > 1 and name not in covered
         if not convert or s.alpha_beta is None:
             why = (f"--convert converts the {src}-fraction limit isoeffectively" if s.alpha_beta is not None
                    else "the protocol states no alpha/beta for this organ to convert it")
