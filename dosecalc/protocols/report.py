@@ -17,7 +17,7 @@ import math
 import os
 import sys
 
-from .evaluate import ACCEPTABLE, FAIL, NOT_EVALUABLE, PASS, Report
+from .results import ACCEPTABLE, FAIL, NOT_EVALUABLE, PASS, Report
 
 CONF_TAG = {"primary": "P", "secondary": "S", "unconfirmed": "R"}
 _ANSI = {PASS: "32", ACCEPTABLE: "33", FAIL: "31;1", NOT_EVALUABLE: "35", "incomplete": "35"}
