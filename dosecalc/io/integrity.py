@@ -187,13 +187,84 @@ def _text(raw) -> str:
     return bytes(raw).rstrip(b"\x00 ").decode("ascii", "replace").strip()
 
 
-def find_truncation(buf) -> Truncation | None:
+class InflateLimitError(Exception):
+    """A deflated data set inflates to more than the limit (a decompression bomb, or a
+    file far larger than any RT export)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the deflated data set inflates to more than {limit // 2**20} MiB, "
+                         f"the per-file limit (DOSECALC_MAX_INFLATED_MB)")
+        self.limit = limit
+
+
+def max_inflated_bytes() -> int:
+    """Per-file limit on the inflated size of a deflated data set: 256 MiB, or
+    ``DOSECALC_MAX_INFLATED_MB``.  Inflating once costs about this much memory and
+    reading the result about as much again, so the default keeps one file well under
+    1 GB; a real deflated RTDOSE of a 1 mm grid is about 70 MB."""
+    import os
+
+    try:
+        mb = float(os.environ.get("DOSECALC_MAX_INFLATED_MB", "256"))
+    except ValueError:
+        mb = 256.0
+    return int(max(mb, 1.0) * 2**20)
+
+
+_IN_CHUNK = 1 << 20
+_OUT_CHUNK = 16 << 20
+
+
+def inflate_bounded(buf, pos: int, limit: int | None = None) -> tuple[bytearray, bool]:
+    """Inflate the raw deflate stream ``buf[pos:]`` once, in bounded chunks.
+
+    Returns ``(data, complete)``; ``complete`` is False when the stream has no end.
+    Raises :class:`InflateLimitError` as soon as the output passes ``limit`` bytes (never
+    holding more than the limit plus one chunk), and ``zlib.error`` when the bytes are
+    not a deflate stream.
+    """
+    limit = max_inflated_bytes() if limit is None else limit
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    out = bytearray()
+    view = memoryview(buf)
+    data = None
+    try:
+        for start in range(pos, len(view), _IN_CHUNK):
+            data = view[start:start + _IN_CHUNK]
+            while data:
+                # max_length bounds what one call produces: 1 MB of input can inflate to 1 GB
+                out += inflater.decompress(data, _OUT_CHUNK)
+                if len(out) > limit:
+                    raise InflateLimitError(limit)
+                data = inflater.unconsumed_tail
+                if inflater.eof:
+                    break
+            if inflater.eof:
+                break
+        while not inflater.eof:
+            more = inflater.decompress(b"", _OUT_CHUNK)
+            if not more:
+                break
+            out += more
+            if len(out) > limit:
+                raise InflateLimitError(limit)
+    finally:
+        del data  # no view of the caller's buffer (an mmap it will close) may outlive this
+        view.release()
+    return out, inflater.eof
+
+
+def find_truncation(buf, inflate=None) -> Truncation | None:
     """Where the DICOM file held in ``buf`` ends before its data set does.
 
     Parameters
     ----------
     buf : bytes-like
         The whole file (bytes, mmap or memoryview).
+    inflate : callable, optional
+        ``inflate(buf, pos) -> (data, complete)`` for a deflated data set starting at
+        ``pos`` (default :func:`inflate_bounded`); a reader passes its own to keep the
+        inflated bytes and inflate only once.  Its :class:`InflateLimitError` propagates.
 
     Returns
     -------
@@ -229,12 +300,11 @@ def find_truncation(buf) -> Truncation | None:
         endian = ">" if syntax == _EXPLICIT_BE else "<"
         implicit = syntax == _IMPLICIT_LE
         if syntax in _DEFLATED:
-            inflater = zlib.decompressobj(-zlib.MAX_WBITS)
             try:
-                body = inflater.decompress(bytes(buf[pos:]))
+                body, complete = (inflate or inflate_bounded)(buf, pos)
             except zlib.error:
                 return None
-            if not inflater.eof:
+            if not complete:
                 return Truncation(pos, n, "the deflated data set has no end of stream", sop_class)
             walker, start = _Walker(body, pos, "<", False), 0
         else:

@@ -20,7 +20,8 @@ from .ct import ct_series
 from .rtdose import read_rtdose, sum_beam_doses
 from .rtplan import read_rtplan
 from .rtstruct import read_rtstruct
-from .scan import Header, scan
+from .scan import Header, check_paths, scan
+from .walk import display_path
 from .select import select
 
 
@@ -62,6 +63,10 @@ def load(*paths, plan: str | None = None, prescription_gy: float | None = None,
     FrameOfReferenceError
         Dose, structures, plan and CT do not share one frame of reference.
     """
+    if plan is not None and not isinstance(plan, (str, Path)):
+        raise ParameterError(f"plan must be a plan UID, label or file path (str), got {type(plan).__name__}")
+    if plan is not None:
+        plan = str(plan)
     if prescription_gy is not None:
         try:
             p = float(prescription_gy)
@@ -71,7 +76,8 @@ def load(*paths, plan: str | None = None, prescription_gy: float | None = None,
             raise ParameterError(f"prescription_gy must be a positive number of Gy, got {prescription_gy!r}")
         prescription_gy = p
     dose_is = parse_dose_is(dose_is)  # a bad choice fails before any file is read
-    where = ", ".join(str(p) for p in paths)
+    paths = check_paths(paths)
+    where = ", ".join(display_path(p) for p in paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
     result = scan(paths)
     sel = select(result, plan, where)
     notes = list(result.notes) + list(sel.notes)

@@ -12,6 +12,7 @@ import mmap
 import os
 import re
 import warnings
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,8 +21,12 @@ from pydicom.filereader import read_partial
 from pydicom.tag import Tag
 
 from ..errors import DicomError, DoseCalcError, SelectionError, TruncatedFileError
-from .integrity import find_truncation
+from .integrity import InflateLimitError, find_truncation, inflate_bounded
 from .uids import MODALITY_OF
+from .walk import walk_files
+
+_DEFLATED_SYNTAXES = ("1.2.840.10008.1.2.1.99",)  # Deflated Explicit VR Little Endian
+_DEFLATED_UID = _DEFLATED_SYNTAXES[0].encode()
 
 _HEADER_TAGS = [
     "SOPClassUID", "SOPInstanceUID", "Modality", "FrameOfReferenceUID", "SeriesInstanceUID",
@@ -107,19 +112,92 @@ def read_dataset(path, *, stop_before_pixels: bool = False, specific_tags=None):
         # Read through a memory map: a corrupt element length then reads at most to the end
         # of the file, where a plain file object would first allocate the bytes it claims.
         with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            cut = find_truncation(mm)
+            inflated: list = []
+
+            def inflate(buf, pos):
+                # a deflated data set is inflated once, bounded, and the same bytes are read
+                data, complete = inflate_bounded(buf, pos)
+                inflated.append(data)
+                return data, complete
+
+            try:
+                cut = find_truncation(mm, inflate=inflate)
+            except InflateLimitError as exc:
+                raise DicomError(str(exc), path=path) from exc
             if cut is not None and not (cut.at_item_boundary and _unused_class(cut.sop_class_uid)):
                 raise TruncatedFileError(cut.describe(), sop_class_uid=cut.sop_class_uid, path=path)
+            tags = None if specific_tags is None else [Tag(t) for t in specific_tags]
+            stop = _stop_header if stop_before_pixels else None
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
+                if inflated or (_DEFLATED_UID in mm[:4096] and _is_deflated(mm)):
+                    return _read_inflated(mm, inflated.pop() if inflated else None, path, force, stop, tags)
                 if not stop_before_pixels:
                     return pydicom.dcmread(mm, force=force, specific_tags=specific_tags)
-                tags = None if specific_tags is None else [Tag(t) for t in specific_tags]
-                return read_partial(mm, _stop_header, force=force, specific_tags=tags)
+                return read_partial(mm, stop, force=force, specific_tags=tags)
     except DoseCalcError:
         raise
     except Exception as exc:  # pydicom raises many types on corrupt input
         raise DicomError(f"cannot be read as DICOM ({type(exc).__name__}: {one_line(exc)})", path=path) from exc
+
+
+def _is_deflated(mm) -> bool:
+    from pydicom.filereader import _read_file_meta_info, read_preamble
+
+    mm.seek(0)
+    try:
+        read_preamble(mm, True)
+        meta = _read_file_meta_info(mm)
+    finally:
+        mm.seek(0)
+    return str(meta.get("TransferSyntaxUID", "")) in _DEFLATED_SYNTAXES
+
+
+class _ViewReader:
+    """A read-only file over bytes already in memory, without copying them (BytesIO
+    would copy a bytearray): pydicom reads the inflated data set through it."""
+
+    def __init__(self, data, name: str) -> None:
+        self._view = memoryview(data)
+        self._pos = 0
+        self.name = name
+
+    def read(self, n: int = -1) -> bytes:
+        end = len(self._view) if n is None or n < 0 else min(self._pos + n, len(self._view))
+        out = bytes(self._view[self._pos:end])
+        self._pos = max(self._pos, end)
+        return out
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = (0, self._pos, len(self._view))[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+
+def _read_inflated(mm, body, path: str, force: bool, stop, tags):
+    """pydicom's reading of a deflated file, on the data set this module already
+    inflated (pydicom would inflate the whole file again, unbounded)."""
+    from pydicom.dataset import FileDataset
+    from pydicom.filereader import _read_file_meta_info, read_preamble
+    from pydicom.filereader import read_dataset as read_body
+
+    mm.seek(0)
+    preamble = read_preamble(mm, force)
+    meta = _read_file_meta_info(mm)
+    if body is None:  # the integrity walk gave no verdict before the data set
+        try:
+            body, _ = inflate_bounded(mm, mm.tell())
+        except InflateLimitError as exc:
+            raise DicomError(str(exc), path=path) from exc
+        except zlib.error as exc:
+            raise DicomError(f"the deflated data set is not a deflate stream ({exc})", path=path) from exc
+    ds = read_body(_ViewReader(body, path), False, True, stop_when=stop, specific_tags=tags)
+    fds = FileDataset(path, ds, preamble, meta, False, True)
+    fds.set_original_encoding(False, True, ds._character_set)
+    return fds
 
 
 def _feeds_dose(sop_class_uid: str) -> bool:
@@ -261,25 +339,36 @@ def _refuse_truncated(path: str, exc: TruncatedFileError) -> None:
             f"explicitly if it does not belong to this case", path=path) from exc
 
 
-def _walk(paths) -> list[str]:
-    files: list[str] = []
+def check_paths(paths) -> list:
+    """``paths`` as a list of path-like objects, or :class:`SelectionError` /
+    :class:`ParameterError` naming what is wrong (an empty string would mean the current
+    folder, which nobody asks for on purpose)."""
+    from ..errors import ParameterError
+
+    if isinstance(paths, (str, bytes, os.PathLike)):
+        paths = [paths]
+    out = []
+    flat = []
     for p in paths:
-        p = Path(p).expanduser()
-        if p.is_dir():
-            for root, dirs, names in os.walk(p):
-                dirs.sort()
-                files.extend(os.path.join(root, n) for n in sorted(names))
-        elif p.is_file():
-            files.append(str(p))
-        else:
-            raise SelectionError(f"path does not exist: {p}", path=p)
-    seen, unique = set(), []
-    for f in files:
-        key = os.path.realpath(f)
-        if key not in seen:
-            seen.add(key)
-            unique.append(f)
-    return unique
+        flat.extend(p if isinstance(p, (list, tuple)) else [p])
+    for p in flat:
+        if not isinstance(p, (str, bytes, os.PathLike)):
+            raise ParameterError(f"paths must be folders or files (str or Path), got {type(p).__name__} {p!r:.60}")
+        if not os.fspath(p):
+            raise SelectionError("an empty path was given; pass folders or DICOM files "
+                                 "(use '.' for the current folder)")
+        out.append(p)
+    if not out:
+        raise SelectionError("no path given; pass folders or DICOM files")
+    return out
+
+
+def _walk(paths, notes: list[str]) -> list[str]:
+    """Regular files below ``paths``; special files, loops and too-deep folders are left
+    out with a note (see :mod:`.walk`), and nothing is opened."""
+    found = walk_files(paths)
+    notes.extend(found.notes)
+    return found.files
 
 
 def scan(paths) -> ScanResult:
@@ -288,11 +377,10 @@ def scan(paths) -> ScanResult:
     Returns a :class:`ScanResult` with one :class:`Header` per recognised file and notes
     on the files skipped (unreadable, not DICOM, other SOP classes).
     """
-    if not paths:
-        raise SelectionError("no path given; pass folders or DICOM files")
+    paths = check_paths(paths)
     result = ScanResult()
     other: list[str] = []
-    for f in _walk(paths):
+    for f in _walk(paths, result.notes):
         try:
             h = read_header(f)
         except TruncatedFileError as exc:
