@@ -16,12 +16,14 @@ import sys
 
 from . import __version__
 from .errors import DoseCalcError
+from .textsafe import one_line
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # argparse's default prints usage; keep one line, exit 2
+        message = one_line(message)
         sys.stderr.write(f"dosecalc {self.prog.split(' ', 1)[-1]}: error: {message}\n"
                          if " " in self.prog else f"dosecalc: error: {message}\n")
         sys.exit(EXIT_BAD_INPUT)
@@ -59,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):
+        # names that are not valid UTF-8 (surrogate escapes) print as \xNN, never a traceback
+        if hasattr(stream, "reconfigure"):
+            try:
+                stream.reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):
+                pass
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
@@ -70,12 +79,18 @@ def main(argv: list[str] | None = None) -> int:
     except DoseCalcError as exc:
         if debug:
             raise
-        sys.stderr.write(f"dosecalc {args.command}: error: {exc}\n")
+        sys.stderr.write(f"dosecalc {args.command}: error: {one_line(exc)}\n")
         return EXIT_BAD_INPUT
-    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+    except OSError as exc:  # a file system refusing (no space, file-size limit, permission)
         if debug:
             raise
-        sys.stderr.write(f"dosecalc {args.command}: error: {exc.filename}: {exc.strerror}\n")
+        where = f"{one_line(exc.filename)}: " if exc.filename else ""
+        sys.stderr.write(f"dosecalc {args.command}: error: {where}{one_line(exc.strerror or exc)}\n")
+        return EXIT_BAD_INPUT
+    except RecursionError:
+        if debug:
+            raise
+        sys.stderr.write(f"dosecalc {args.command}: error: input nested too deep to read\n")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         sys.stderr.write("dosecalc: interrupted\n")

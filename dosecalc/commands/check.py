@@ -86,7 +86,7 @@ def parse_mapping(items, map_file=None) -> dict[str, str]:
 def run(args) -> int:
     import dosecalc
 
-    from ..io.atomic import write_text
+    from ..io.atomic import input_files, write_text
     from ..protocols.evaluate import check
     from ..protocols.report import render
     from ..protocols.schema import load_protocol
@@ -100,7 +100,7 @@ def run(args) -> int:
                    transition_dose=args.transition_dose)
     if args.out:
         text = render(report, args.format, colour=False, plot=args.plot)
-        inputs = [f.path for f in case.files]
+        inputs = [*input_files(args.paths), *(f.path for f in case.files)]
         path = write_text(args.out, text, inputs=inputs)
         print(f"{report.protocol.id}: {report.verdict.upper()} ({_summary(report)}); report written to {path}")
     else:

@@ -24,6 +24,7 @@ import math
 import sys
 
 from ..mask_options import MaskOptions
+from ..textsafe import csv_cell, printable_tree
 
 NAME = "dvh"
 ORDER = 20
@@ -137,6 +138,7 @@ def _fmt(v) -> str:
 
 def format_table(rep: dict) -> str:
     """Aligned text table: a row per structure, a column per metric label, then notes."""
+    rep = printable_tree(rep)
     entries = rep["structures"]
     if not entries:
         return "(no structures)\n"
@@ -179,8 +181,9 @@ def format_csv(rep: dict) -> str:
     for e in rep["structures"]:
         for spec, value in e["metrics"].items():
             note = e.get("notes", {}).get(spec) or e["coverage_warning"] or ""
-            w.writerow([e["name"], spec, e["labels"][spec], "" if value is None else repr(value),
-                        e["units"][spec], repr(e["volume_cc"]), repr(e["outside_cc"]), e["quantity"], note])
+            w.writerow([csv_cell(e["name"]), spec, e["labels"][spec], "" if value is None else repr(value),
+                        e["units"][spec], repr(e["volume_cc"]), repr(e["outside_cc"]), e["quantity"],
+                        csv_cell(note)])
     return buf.getvalue()
 
 
@@ -210,7 +213,7 @@ def _settings(case, dose, specs, mask_options, prescription_gy) -> dict:
 
 
 def run(args) -> int:
-    from ..io.atomic import write_text
+    from ..io.atomic import input_files, write_text
     from ..io.load import load
     from ..metrics import parse_metric
 
@@ -236,7 +239,7 @@ def run(args) -> int:
     rep = report(dvhs, specs, _settings(case, dose, specs, mask_options, rx))
     text = render(rep, args.format)
     if args.out:
-        write_text(args.out, text, inputs=[f.path for f in case.files])
+        write_text(args.out, text, inputs=[*input_files(args.paths), *(f.path for f in case.files)])
     else:
         sys.stdout.write(text)
     return 0

@@ -87,7 +87,9 @@ def run(args) -> int:
                        transition_dose=args.transition_dose)
     for w in caught:
         sys.stderr.write(f"dosecalc eqd2: warning: {w.message}\n")
-    inputs = [f.path for f in case.files]
+    from ..io.atomic import input_files
+
+    inputs = [*input_files(args.paths), *(f.path for f in case.files)]
     path = grid.write(args.out, inputs=inputs)
     print(f"{grid.quantity}: {grid.description}")
     print(f"max {grid.max_gy:.2f} Gy ({grid.quantity}); written to {path}")

@@ -147,6 +147,9 @@ def _fmt3(v) -> str:
 
 def format_table(s: dict) -> str:
     """The summary as aligned text."""
+    from ..textsafe import printable_tree
+
+    s = printable_tree(s)
     lines = ["Files: " + ", ".join(f"{k} {v}" for k, v in sorted(s["files"].items()))]
     lines.append(f"Frame of reference: {s['frame_of_reference_uid']}")
     d = s["dose"]

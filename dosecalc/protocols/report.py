@@ -17,6 +17,7 @@ import math
 import os
 import sys
 
+from ..textsafe import csv_cell, escape_control
 from .results import ACCEPTABLE, FAIL, NOT_EVALUABLE, PASS, Report
 
 CONF_TAG = {"primary": "P", "secondary": "S", "unconfirmed": "R"}
@@ -120,8 +121,10 @@ def to_table(report: Report, colour: bool | None = None, stream=None) -> str:
     rows = []
     for r in report.results:
         evaluated = r.roi if len(r.roi) <= 28 else r.roi[:27] + "~"
-        rows.append((r.verdict.upper(), r.structure, evaluated, r.metric, fmt_number(r.value, r.unit),
-                     _limit_text(r), _level2_text(r), _source_ref(r, sources)))
+        # names come from the export: control characters are shown, never sent to the terminal
+        rows.append(tuple(escape_control(c) for c in (
+            r.verdict.upper(), r.structure, evaluated, r.metric, fmt_number(r.value, r.unit),
+            _limit_text(r), _level2_text(r), _source_ref(r, sources))))
     widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(head)]
     right = {4}
 
@@ -132,7 +135,7 @@ def to_table(report: Report, colour: bool | None = None, stream=None) -> str:
             parts.append(paint(t, verdict) if i == 0 and verdict else t)
         return "  ".join(parts).rstrip()
 
-    out = header_lines(report)
+    out = [escape_control(h) for h in header_lines(report)]
     out.append("")
     out.append(line(head))
     out.append("  ".join("-" * w for w in widths))
@@ -140,11 +143,11 @@ def to_table(report: Report, colour: bool | None = None, stream=None) -> str:
         out.append(line(row, r.verdict))
         pad = " " * (widths[0] + 2)
         if r.reason:
-            out.append(pad + f"reason: {r.reason}" + ("" if r.required else " (not required: shown only)"))
+            out.append(pad + f"reason: {escape_control(r.reason)}" + ("" if r.required else " (not required: shown only)"))
         if r.conversion:
-            out.append(pad + r.conversion)
+            out.append(pad + escape_control(r.conversion))
         if _level2_origin(r):
-            out.append(pad + _level2_origin(r))
+            out.append(pad + escape_control(_level2_origin(r)))
     out.append("")
     counts = report.counts()
     summary = ", ".join(f"{counts[v]} {v}" for v in (PASS, ACCEPTABLE, FAIL, NOT_EVALUABLE))
@@ -152,11 +155,11 @@ def to_table(report: Report, colour: bool | None = None, stream=None) -> str:
     out.append("")
     out.append("Structures")
     for name, m in report.matches.items():
-        out.append(f"  {name:<22} {m.describe()}")
+        out.append(escape_control(f"  {name:<22} {m.describe()}"))
     if report.notes:
         out.append("")
         out.append("Notes")
-        out += [f"  - {n}" for n in report.notes]
+        out += [escape_control(f"  - {n}") for n in report.notes]
     out.append("")
     out.append("Sources (P primary, S secondary, R unconfirmed)")
     out += [f"  [{i + 1}] {s}" for i, s in enumerate(sources)]
@@ -175,7 +178,7 @@ def to_csv(report: Report) -> str:
     w.writeheader()
     for r in report.results:
         d = r.as_dict()
-        w.writerow({k: ("" if d.get(k) is None else d.get(k)) for k in CSV_FIELDS})
+        w.writerow({k: csv_cell(d.get(k)) for k in CSV_FIELDS})
     return buf.getvalue()
 
 
