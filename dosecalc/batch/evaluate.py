@@ -1,0 +1,56 @@
+"""One plan: load, check, reduce to a small JSON-able result; every error stays with it."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import replace
+from pathlib import Path
+
+from ..errors import DoseCalcError
+from ..textsafe import one_line
+from .jobs import PlanJob, PlanResult
+
+
+def evaluate_plan(job: PlanJob, protocol, fractions=None, child_pugh=None,
+                  fingerprint: str = "", dose_is=None) -> PlanResult:
+    """Load and check one plan; every error becomes part of the result, never raised."""
+    from ..io.load import load
+    from ..protocols.evaluate import check
+
+    t0 = time.perf_counter()
+    patient_id = None
+    if job.error is not None:
+        return PlanResult(job.key, "error", None, None, job.error, 0.0, None, fingerprint)
+    try:
+        paths = job.files or (job.folder,)
+        if job.plan is None:
+            case = load(*paths, dose_is=dose_is)
+        else:
+            case = load(*paths, plan=job.plan, dose_is=dose_is)
+        patient_id = case.patient_id
+        report = check(case, protocol, fractions=fractions, child_pugh=child_pugh)
+        data = report.to_dict()
+        del case, report  # nothing of the plan's arrays outlives its result
+        return PlanResult(job.key, "ok", patient_id, data.get("verdict"), None,
+                          time.perf_counter() - t0, data, fingerprint)
+    except DoseCalcError as exc:
+        message = str(exc)
+    except MemoryError:
+        message = "MemoryError: the plan does not fit in this worker's memory"
+    except RecursionError:
+        message = "internal error RecursionError: input nested too deep"
+    except Exception as exc:  # a bug must not stop the cohort; keep where it happened
+        tb = traceback.extract_tb(exc.__traceback__)[-1]
+        message = f"internal error {type(exc).__name__}: {exc} (at {Path(tb.filename).name}:{tb.lineno})"
+    return PlanResult(job.key, "error", patient_id, None, one_line(message, 2000),
+                      time.perf_counter() - t0, None, fingerprint)
+
+
+def failed(job: PlanJob, message: str, seconds: float, fingerprint: str) -> PlanResult:
+    """The result of a plan whose evaluation never returned (worker died, time limit)."""
+    return PlanResult(job.key, "error", None, None, one_line(message, 2000), seconds, None, fingerprint)
+
+
+def with_inputs(result: PlanResult, inputs_fingerprint: str, inputs: dict, reason: str | None) -> PlanResult:
+    return replace(result, inputs_fingerprint=inputs_fingerprint, inputs=inputs, reason=reason)

@@ -1,0 +1,184 @@
+"""Local worker processes that a dying plan cannot take down with it.
+
+``concurrent.futures.ProcessPoolExecutor`` breaks for good when one worker is killed
+(the out-of-memory killer's SIGKILL), cannot stop one task that runs too long, and leaves
+its workers running when the batch itself is killed.  This pool runs one plan at a time
+per worker over a pipe:
+
+- a worker that dies mid-plan gives that plan an error (``worker died: signal 9,
+  possibly out of memory``) and is replaced; the other plans go on;
+- a plan that runs past the time limit has its worker killed and replaced;
+- workers die with the batch: ``PR_SET_PDEATHSIG`` (Linux) kills them if the batch is
+  killed, and leaving the generator (end, error, SIGINT/SIGTERM) stops them all;
+- workers ignore SIGINT: Ctrl-C on a terminal reaches the whole process group, and the
+  batch, not each worker, decides what happens.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections import deque
+from multiprocessing.connection import wait
+
+#: Seconds a worker gets to leave after being asked before it is killed.
+_STOP_GRACE_S = 2.0
+
+
+def death_message(exitcode: int | None) -> str:
+    """Why a worker ended without a result, from its exit code."""
+    if exitcode is not None and exitcode < 0:
+        sig = -exitcode
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = f"signal {sig}"
+        if sig == signal.SIGKILL:
+            return f"worker died: signal {sig}, possibly out of memory"
+        return f"worker died: signal {sig} ({name})"
+    return f"worker died: exit code {exitcode}"
+
+
+def _die_with_parent() -> None:
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+
+
+def _worker_main(conn, numba_threads: int, parent_pid: int) -> None:
+    """A worker: receive (function, args), answer ("started",) then ("done", result)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
+    if os.getppid() != parent_pid:  # the parent died before PDEATHSIG was set
+        return
+    try:
+        import numba
+
+        numba.set_num_threads(max(1, min(numba_threads, numba.config.NUMBA_NUM_THREADS)))
+    except ImportError:  # pragma: no cover - numba is a hard dependency
+        pass
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg is None:
+            return
+        fn, args = msg
+        conn.send(("started",))
+        conn.send(("done", fn(*args)))
+
+
+class _Worker:
+    def __init__(self, ctx, threads: int) -> None:
+        parent, child = ctx.Pipe()
+        self.conn = parent
+        self.proc = ctx.Process(target=_worker_main, args=(child, threads, os.getpid()), daemon=True,
+                                name="dosecalc-batch-worker")
+        self.proc.start()
+        child.close()
+        self.job = None
+        self.sent = 0.0
+        self.started: float | None = None
+
+    def give(self, job, fn, args) -> None:
+        self.job = job
+        self.sent = time.monotonic()
+        self.started = None
+        self.conn.send((fn, (job, *args)))
+
+    def deadline(self, timeout: float | None) -> float | None:
+        if timeout is None or self.job is None:
+            return None
+        # the clock starts when the worker takes the plan (a new worker imports first)
+        return (self.started if self.started is not None else self.sent + 120.0) + timeout
+
+    def stop(self) -> None:
+        try:
+            if self.proc.is_alive():
+                self.conn.send(None)
+        except (OSError, ValueError):
+            pass
+        self.proc.join(_STOP_GRACE_S if self.job is None else 0)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join()
+        self.conn.close()
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.join()
+        self.conn.close()
+
+
+def run_pool(jobs, fn, args, workers: int, timeout: float | None, on_fail):
+    """Yield ``fn(job, *args)`` for every job, as they finish, on ``workers`` processes.
+
+    ``on_fail(job, message, seconds)`` makes the result of a plan whose worker died or
+    ran past ``timeout`` seconds.
+    """
+    import multiprocessing
+
+    jobs = deque(jobs)
+    if not jobs:
+        return
+    n = max(1, min(workers, len(jobs)))
+    threads = max(1, (os.cpu_count() or 1) // n)
+    # spawn, not fork: numba's thread pools do not survive a fork safely
+    ctx = multiprocessing.get_context("spawn")
+    pool: list[_Worker] = []
+    try:
+        pool = [_Worker(ctx, threads) for _ in range(n)]
+        while jobs or any(w.job is not None for w in pool):
+            for w in pool:
+                if w.job is None and jobs:
+                    w.give(jobs.popleft(), fn, args)
+            busy = [w for w in pool if w.job is not None]
+            deadlines = [d for d in (w.deadline(timeout) for w in busy) if d is not None]
+            wait_s = None if not deadlines else max(0.0, min(deadlines) - time.monotonic())
+            wait([w.conn for w in busy] + [w.proc.sentinel for w in busy], wait_s)
+            for i, w in enumerate(pool):
+                if w.job is None:
+                    continue
+                result, replace = _collect(w, timeout, on_fail)
+                if replace:
+                    pool[i] = _Worker(ctx, threads)
+                if result is not None:
+                    yield result
+    finally:
+        for w in pool:
+            if w.job is not None:
+                w.kill()
+            else:
+                w.stop()
+
+
+def _collect(w: _Worker, timeout, on_fail):
+    """(result or None, worker must be replaced)."""
+    job = w.job
+    try:
+        while w.conn.poll():
+            msg = w.conn.recv()
+            if msg[0] == "started":
+                w.started = time.monotonic()
+            else:
+                w.job = None
+                return msg[1], False
+    except (EOFError, OSError):
+        pass
+    if not w.proc.is_alive():
+        w.proc.join()
+        code = w.proc.exitcode
+        w.conn.close()
+        return on_fail(job, death_message(code), time.monotonic() - (w.started or w.sent)), True
+    deadline = w.deadline(timeout)
+    if deadline is not None and time.monotonic() >= deadline:
+        w.kill()
+        return on_fail(job, f"timed out after {timeout:g} s (the per-plan limit, --timeout); its worker was stopped",
+                       time.monotonic() - (w.started or w.sent)), True
+    return None, False
