@@ -5,9 +5,10 @@ the contours of a plane neither cross nor touch.  :func:`plane_topology` checks 
 and orients every contour by the parity of its nesting depth (depth even: +1, odd: -1),
 so holes subtract and islands in holes add.
 
-This is vectorised numpy over all planes of a structure at once rather than a numba
-kernel: the work is a sort plus a few passes over the edges, which numpy does at full
-speed, and a kernel of that size costs seconds of cold compilation.
+Areas, orientation and degeneracy are vectorised numpy over all planes at once; the
+pairwise questions (do two edges meet, which contours hold a point) run in the numba
+kernels of :mod:`dosecalc.kernels.topology` (bounding-box prefilters and sorted sweeps,
+O(n log n) for real contours instead of the quadratic candidate lists of numpy).
 """
 
 from __future__ import annotations
@@ -15,39 +16,6 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["plane_topology"]
-
-#: Upper bound on candidate edge pairs held in memory at once by the crossing test.
-_PAIR_CHUNK = 2_000_000
-
-
-def _orient(ax, ay, bx, by, cx, cy):
-    return (bx - ax) * (cy - ay) - (by - ay) * (cx - ax)
-
-
-def _on_seg(ax, ay, bx, by, cx, cy):
-    return ((np.minimum(ax, bx) <= cx) & (cx <= np.maximum(ax, bx))
-            & (np.minimum(ay, by) <= cy) & (cy <= np.maximum(ay, by)))
-
-
-def _segments_meet(ax, ay, bx, by, cx, cy, dx, dy):
-    """Element-wise: segments ab and cd share at least one point (cross or touch)."""
-    o1 = _orient(ax, ay, bx, by, cx, cy)
-    o2 = _orient(ax, ay, bx, by, dx, dy)
-    o3 = _orient(cx, cy, dx, dy, ax, ay)
-    o4 = _orient(cx, cy, dx, dy, bx, by)
-    proper = (((o1 > 0) & (o2 < 0)) | ((o1 < 0) & (o2 > 0))) & (((o3 > 0) & (o4 < 0)) | ((o3 < 0) & (o4 > 0)))
-    touch = ((o1 == 0) & _on_seg(ax, ay, bx, by, cx, cy)) | ((o2 == 0) & _on_seg(ax, ay, bx, by, dx, dy)) \
-        | ((o3 == 0) & _on_seg(cx, cy, dx, dy, ax, ay)) | ((o4 == 0) & _on_seg(cx, cy, dx, dy, bx, by))
-    return proper | touch
-
-
-def _expand_pairs(first, count):
-    """(i, j) index pairs: for every i, j runs over first[i] .. first[i] + count[i] - 1."""
-    total = int(count.sum())
-    i = np.repeat(np.arange(len(count)), count)
-    base = np.repeat(np.cumsum(count) - count, count)
-    j = np.repeat(first, count) + (np.arange(total) - base)
-    return i, j
 
 
 def plane_topology(x, y, poly_start, plane_start):
@@ -116,86 +84,24 @@ def plane_topology(x, y, poly_start, plane_start):
 
 def _crossing_planes(x, y, xn, yn, cid, nxt, good, plane_of_poly, n_plane):
     """1 for planes where two edges of non-degenerate contours cross or touch, else 0."""
+    from .kernels.topology import crossing_planes
+
     e = np.flatnonzero(good[cid])
     out = np.zeros(n_plane, dtype=np.int64)
     if len(e) < 2:
         return out
     pid = plane_of_poly[cid[e]]
-    ylo = np.minimum(y[e], yn[e])
-    yhi = np.maximum(y[e], yn[e])
-    gmin = float(ylo.min())
-    width = 2.0 * (float(yhi.max()) - gmin) + 1.0
-    # one sorted key over all planes: plane-major, then the edge's lower y; the planes
-    # are 'width' apart, far more than the tolerance that keeps ties as candidates
-    key = pid * width + (ylo - gmin)
-    srt = np.argsort(key, kind="stable")
-    e, pid, ylo, yhi, key = e[srt], pid[srt], ylo[srt], yhi[srt], key[srt]
-    stop = np.searchsorted(key, pid * width + (yhi - gmin) + 1e-9 * width, side="right")
-    count = np.maximum(stop - np.arange(len(e)) - 1, 0)
-    xlo = np.minimum(x[e], xn[e])
-    xhi = np.maximum(x[e], xn[e])
-    a0 = 0
-    csum = np.cumsum(count)
-    while a0 < len(e):
-        # edges [a0, a1) expand to at most _PAIR_CHUNK pairs (at least one edge)
-        done = csum[a0 - 1] if a0 else 0
-        a1 = int(np.searchsorted(csum, done + _PAIR_CHUNK, side="right"))
-        a1 = min(max(a1, a0 + 1), len(e))
-        i, j = _expand_pairs(np.arange(a0 + 1, a1 + 1), count[a0:a1])
-        i += a0
-        keep = (pid[i] == pid[j]) & (ylo[j] <= yhi[i]) & (xhi[j] >= xlo[i]) & (xlo[j] <= xhi[i])
-        i, j = i[keep], j[keep]
-        ei, ej = e[i], e[j]
-        # neighbouring edges of one contour share their common vertex by construction
-        adj = (cid[ei] == cid[ej]) & ((nxt[ei] == ej) | (nxt[ej] == ei))
-        i, j, ei, ej = i[~adj], j[~adj], ei[~adj], ej[~adj]
-        meet = _segments_meet(x[ei], y[ei], xn[ei], yn[ei], x[ej], y[ej], xn[ej], yn[ej])
-        out[np.unique(pid[i[meet]])] = 1
-        a0 = a1
+    e = e[np.argsort(pid, kind="stable")].astype(np.int64)
+    estart = np.searchsorted(np.sort(pid), np.arange(n_plane + 1), side="left").astype(np.int64)
+    crossing_planes(x, y, xn, yn, cid.astype(np.int64), nxt.astype(np.int64), e, estart, out)
     return out
 
 
 def _nesting_depth(x, y, xn, yn, cid, ps, good, plane_of_poly, pls):
     """Number of other non-degenerate contours of its plane that hold each contour's
     first vertex (even-odd ray test)."""
-    n_poly = len(ps) - 1
-    depth = np.zeros(n_poly, dtype=np.int64)
-    per_plane = np.bincount(plane_of_poly[good], minlength=len(pls) - 1)
-    multi = per_plane[plane_of_poly] > 1
-    cands = np.flatnonzero(good & multi)
-    if len(cands) == 0:
-        return depth
-    # edges of every non-degenerate contour on those planes, grouped by plane
-    e = np.flatnonzero((good & multi)[cid])
-    e = e[np.argsort(plane_of_poly[cid[e]], kind="stable")]
-    epid = plane_of_poly[cid[e]]
-    estart = np.searchsorted(epid, plane_of_poly[cands], side="left")
-    estop = np.searchsorted(epid, plane_of_poly[cands], side="right")
-    px = x[ps[cands]]
-    py = y[ps[cands]]
-    count = estop - estart
-    csum = np.cumsum(count)
-    a0 = 0
-    while a0 < len(cands):
-        done = csum[a0 - 1] if a0 else 0
-        a1 = int(np.searchsorted(csum, done + _PAIR_CHUNK, side="right"))
-        a1 = min(max(a1, a0 + 1), len(cands))
-        i, j = _expand_pairs(estart[a0:a1], count[a0:a1])
-        i += a0
-        ej = e[j]
-        other = cid[ej] != cands[i]
-        i, ej = i[other], ej[other]
-        y0, y1 = y[ej], yn[ej]
-        straddle = (y0 > py[i]) != (y1 > py[i])
-        i, ej = i[straddle], ej[straddle]
-        y0, y1 = y[ej], yn[ej]
-        xc = x[ej] + (py[i] - y0) * (xn[ej] - x[ej]) / (y1 - y0)
-        hit = px[i] < xc
-        i, ej = i[hit], ej[hit]
-        # a point is inside a contour when the ray crosses it an odd number of times
-        pair = cands[i] * np.int64(n_poly) + cid[ej]
-        u, n = np.unique(pair, return_counts=True)
-        inside = u[n % 2 == 1] // n_poly
-        depth += np.bincount(inside, minlength=n_poly)
-        a0 = a1
+    from .kernels.topology import nesting_depth
+
+    depth = np.zeros(len(ps) - 1, dtype=np.int64)
+    nesting_depth(x, y, xn, yn, ps, good.astype(np.uint8), pls, depth)
     return depth
