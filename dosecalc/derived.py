@@ -77,7 +77,10 @@ def parse_expression(case, expression: str):
         A name that is not an ROI of the case (the message lists the available names),
         or an expression that does not parse.
     """
+    if not isinstance(expression, str):
+        raise StructureNotFoundError(f"structure expression must be text, got {type(expression).__name__}")
     names = list(case.structures.names)
+    shown = expression if len(expression) <= 200 else expression[:200] + "..."
 
     def leaf(name):
         s = _lookup(case, name)
@@ -90,7 +93,7 @@ def parse_expression(case, expression: str):
         return parse(expression, names, leaf)
     except ExpressionSyntaxError as exc:
         raise StructureNotFoundError(
-            f"structure expression {expression!r}: {exc}; structures: {names} "
+            f"structure expression {shown!r}: {exc}; structures: {names} "
             "(operators -, |, +, & need spaces around them)") from None
 
 

@@ -445,6 +445,8 @@ class DVH:
         ParameterError
             A ``%``-of-prescription metric on a DVH without ``prescription_gy``.
         """
+        if not isinstance(spec, (str, MetricSpec)):
+            raise MetricSpecError(f"metric must be a TG-263 spec such as 'D95%[Gy]', got {type(spec).__name__} {spec!r:.40}")
         s = parse_metric(spec) if isinstance(spec, str) else spec
         self._check_quantity(s)
         value, note = self._value(s)

@@ -113,6 +113,11 @@ def operand_names(text: str, names=()) -> list[str]:
     return [t.value for t in tokenise(text, names) if t.kind == "name"]
 
 
+#: Bounds on an expression (real ones use a handful of operators and levels).
+MAX_OPERATORS = 200
+MAX_NESTING = 50
+
+
 def parse(text: str, names=(), leaf=lambda name: name):
     """Parse an expression into a tree: ``("roi", leaf(name))`` or ``(operation, left,
     right)`` with operation ``union`` / ``intersection`` / ``difference``.
@@ -129,10 +134,15 @@ def parse(text: str, names=(), leaf=lambda name: name):
     Raises
     ------
     ExpressionSyntaxError
-        Empty expression, a missing ``)``, or a token where it cannot stand.
+        Empty expression, a missing ``)``, a token where it cannot stand, more than
+        :data:`MAX_OPERATORS` operators or parentheses deeper than :data:`MAX_NESTING`.
     """
     tokens = [t[:2] for t in tokenise(text, names)]
     pos = 0
+    depth = 0
+    # parsing, and every walk of the tree after it, recurse once per level: bound the tree
+    if sum(1 for kind, _ in tokens if kind == "op") > MAX_OPERATORS:
+        raise ExpressionSyntaxError(f"more than {MAX_OPERATORS} operators")
 
     def peek():
         return tokens[pos] if pos < len(tokens) else (None, None)
@@ -141,8 +151,13 @@ def parse(text: str, names=(), leaf=lambda name: name):
         nonlocal pos
         kind, val = peek()
         if kind == "(":
+            nonlocal depth
             pos += 1
+            depth += 1
+            if depth > MAX_NESTING:
+                raise ExpressionSyntaxError(f"parentheses nested more than {MAX_NESTING} deep")
             node = expr()
+            depth -= 1
             if peek()[0] != ")":
                 raise ExpressionSyntaxError("missing ')'")
             pos += 1

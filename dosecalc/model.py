@@ -266,7 +266,10 @@ class DoseGrid:
         """
         from .kernels.interp import trilinear_points
 
-        p = np.asarray(points_mm, dtype=np.float64)
+        try:
+            p = np.asarray(points_mm, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ParameterError(f"points_mm must be numbers (x, y, z) in mm, got {type(points_mm).__name__}") from exc
         single = p.ndim == 1
         p = np.ascontiguousarray(np.atleast_2d(p))
         if p.ndim != 2 or p.shape[1] != 3:
@@ -287,8 +290,12 @@ class DoseGrid:
     # --- output ---------------------------------------------------------------------
     def write(self, path, **options) -> Path:
         """Write this grid as an RTDOSE file (atomically); see :func:`dosecalc.io.write_rtdose`."""
+        import os
+
         from .io.write_rtdose import write_rtdose
 
+        if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+            raise ParameterError(f"path must be a file name (str or Path), got {path!r:.60}")
         return write_rtdose(self, path, **options)
 
 

@@ -153,12 +153,15 @@ def test_refuses_to_overwrite_input(tmp_path):
 
 
 def test_no_temporary_file_left_on_error(tmp_path, monkeypatch):
-    """Truth: a failure while writing leaves neither the output nor a temporary file."""
+    """Truth: a failure while writing leaves neither the output nor a temporary file, and
+    the file system's error is an OutputError naming the file (one line in the CLI)."""
+    import errno
+
     def boom(*args, **kwargs):
-        raise OSError("disk full")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(pydicom.dataset.Dataset, "save_as", boom)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OutputError, match="no space left on the device"):
         write_rtdose(_grid(), tmp_path / "rd.dcm")
     assert list(tmp_path.iterdir()) == []
 

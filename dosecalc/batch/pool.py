@@ -90,7 +90,10 @@ class _Worker:
         self.job = job
         self.sent = time.monotonic()
         self.started = None
-        self.conn.send((fn, (job, *args)))
+        try:
+            self.conn.send((fn, (job, *args)))
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the worker died: the next collect records it for this job
 
     def deadline(self, timeout: float | None) -> float | None:
         if timeout is None or self.job is None:
@@ -111,7 +114,8 @@ class _Worker:
         self.conn.close()
 
     def kill(self) -> None:
-        self.proc.kill()
+        if self.proc.is_alive():
+            self.proc.kill()
         self.proc.join()
         self.conn.close()
 
@@ -135,8 +139,11 @@ def run_pool(jobs, fn, args, workers: int, timeout: float | None, on_fail):
     try:
         pool = [_Worker(ctx, threads) for _ in range(n)]
         while jobs or any(w.job is not None for w in pool):
-            for w in pool:
+            for i, w in enumerate(pool):
                 if w.job is None and jobs:
+                    if not w.proc.is_alive():  # died while idle: no plan lost, replace it
+                        w.kill()
+                        pool[i] = w = _Worker(ctx, threads)
                     w.give(jobs.popleft(), fn, args)
             busy = [w for w in pool if w.job is not None]
             deadlines = [d for d in (w.deadline(timeout) for w in busy) if d is not None]

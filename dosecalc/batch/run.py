@@ -137,6 +137,8 @@ def batch(paths, protocol, workers: int | None = None, client=None, *, out=None,
     if not hasattr(protocol, "constraints"):
         protocol = load_protocol(protocol)
     out_path = check_out_folder(out) if out is not None else None
+    if out_path is not None:
+        _refuse_root_as_out(out_path, roots)
     exclude = [out_path] if out_path is not None and out_path.exists() else []
     jobs = [j for r in roots for j in find_plans(r, exclude=exclude)]
     _check_keys(jobs)
@@ -150,6 +152,15 @@ def batch(paths, protocol, workers: int | None = None, client=None, *, out=None,
     runner._iter = _run(runner, jobs, (protocol, fractions, child_pugh, fingerprint, dose_is), store,
                         force, workers, client, progress, timeout)
     return runner
+
+
+def _refuse_root_as_out(out_path: Path, roots) -> None:
+    real = os.path.realpath(out_path)
+    for r in roots:
+        if os.path.realpath(os.path.expanduser(os.fspath(r))) == real:
+            raise OutputError("output folder is the cohort root: its outputs would be read as plans "
+                              "by the next run; give a folder of its own (a folder inside the root "
+                              "is fine: it is left out of the search)", path=display_path(out_path))
 
 
 def _check_keys(jobs: list[PlanJob]) -> None:

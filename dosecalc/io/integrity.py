@@ -198,16 +198,16 @@ class InflateLimitError(Exception):
 
 
 def max_inflated_bytes() -> int:
-    """Per-file limit on the inflated size of a deflated data set: 256 MiB, or
+    """Per-file limit on the inflated size of a deflated data set: 128 MiB, or
     ``DOSECALC_MAX_INFLATED_MB``.  Inflating once costs about this much memory and
     reading the result about as much again, so the default keeps one file well under
     1 GB; a real deflated RTDOSE of a 1 mm grid is about 70 MB."""
     import os
 
     try:
-        mb = float(os.environ.get("DOSECALC_MAX_INFLATED_MB", "256"))
+        mb = float(os.environ.get("DOSECALC_MAX_INFLATED_MB", "128"))
     except ValueError:
-        mb = 256.0
+        mb = 128.0
     return int(max(mb, 1.0) * 2**20)
 
 

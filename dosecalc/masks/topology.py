@@ -84,7 +84,7 @@ def plane_topology(x, y, poly_start, plane_start):
 
 def _crossing_planes(x, y, xn, yn, cid, nxt, good, plane_of_poly, n_plane):
     """1 for planes where two edges of non-degenerate contours cross or touch, else 0."""
-    from .kernels.topology import crossing_planes
+    from ..kernels.topology import crossing_planes
 
     e = np.flatnonzero(good[cid])
     out = np.zeros(n_plane, dtype=np.int64)
@@ -100,7 +100,7 @@ def _crossing_planes(x, y, xn, yn, cid, nxt, good, plane_of_poly, n_plane):
 def _nesting_depth(x, y, xn, yn, cid, ps, good, plane_of_poly, pls):
     """Number of other non-degenerate contours of its plane that hold each contour's
     first vertex (even-odd ray test)."""
-    from .kernels.topology import nesting_depth
+    from ..kernels.topology import nesting_depth
 
     depth = np.zeros(len(ps) - 1, dtype=np.int64)
     nesting_depth(x, y, xn, yn, ps, good.astype(np.uint8), pls, depth)

@@ -319,6 +319,8 @@ def load_labs(path) -> Labs:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ParameterError(f"{p}: not a valid TOML labs file: {exc}") from None
+    except RecursionError:
+        raise ParameterError(f"{p}: not a valid TOML labs file: nested too deep") from None
     return parse_labs(data, source_path=str(p))
 
 

@@ -410,6 +410,8 @@ def load_protocol(id_or_path, *, _chain: tuple[str, ...] = ()) -> Protocol:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProtocolError(f"TOML syntax error: {exc}", path=path_text) from None
+    except RecursionError:
+        raise ProtocolError("TOML nested too deep (arrays or tables within each other)", path=path_text) from None
     v = _Validator(path_text, text)
     parent = None
     if "extends" in data:
