@@ -6,7 +6,7 @@ comb-shaped contour (all its teeth overlap in y) made that quadratic: 85 s for 4
 vertices on 5 planes.  Here, per plane:
 
 - crossings: a sort-and-sweep on the axis whose interval overlaps give fewer candidate
-  pairs (both counts come from one sort and a binary search per edge, O(n log n)); a
+  pairs (both counts come from a sort per axis and a bisection per edge, O(n log n)); a
   candidate pair must also overlap on the other axis before the exact segment test, and
   a plane stops at its first meeting pair.  The work is O(n log n + k), k the bounding-
   box overlaps along the better axis (about n for real and comb-like contours);
@@ -24,40 +24,46 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
-def _orient(ax, ay, bx, by, cx, cy):
-    return (bx - ax) * (cy - ay) - (by - ay) * (cx - ax)
-
-
-@njit(cache=True, nogil=True)
-def _on_seg(ax, ay, bx, by, cx, cy):
-    return (min(ax, bx) <= cx and cx <= max(ax, bx)
-            and min(ay, by) <= cy and cy <= max(ay, by))
-
-
-@njit(cache=True, nogil=True)
 def _segments_meet(ax, ay, bx, by, cx, cy, dx, dy):
     """Segments ab and cd share at least one point (cross or touch)."""
-    o1 = _orient(ax, ay, bx, by, cx, cy)
-    o2 = _orient(ax, ay, bx, by, dx, dy)
-    o3 = _orient(cx, cy, dx, dy, ax, ay)
-    o4 = _orient(cx, cy, dx, dy, bx, by)
+    # orientations of c, d against ab and of a, b against cd
+    o1 = (bx - ax) * (cy - ay) - (by - ay) * (cx - ax)
+    o2 = (bx - ax) * (dy - ay) - (by - ay) * (dx - ax)
+    o3 = (dx - cx) * (ay - cy) - (dy - cy) * (ax - cx)
+    o4 = (dx - cx) * (by - cy) - (dy - cy) * (bx - cx)
     if ((o1 > 0 and o2 < 0) or (o1 < 0 and o2 > 0)) and ((o3 > 0 and o4 < 0) or (o3 < 0 and o4 > 0)):
         return True
-    return ((o1 == 0 and _on_seg(ax, ay, bx, by, cx, cy)) or (o2 == 0 and _on_seg(ax, ay, bx, by, dx, dy))
-            or (o3 == 0 and _on_seg(cx, cy, dx, dy, ax, ay)) or (o4 == 0 and _on_seg(cx, cy, dx, dy, bx, by)))
+    # touching: an end point on the other segment (collinear and inside its box)
+    if o1 == 0 and min(ax, bx) <= cx <= max(ax, bx) and min(ay, by) <= cy <= max(ay, by):
+        return True
+    if o2 == 0 and min(ax, bx) <= dx <= max(ax, bx) and min(ay, by) <= dy <= max(ay, by):
+        return True
+    if o3 == 0 and min(cx, dx) <= ax <= max(cx, dx) and min(cy, dy) <= ay <= max(cy, dy):
+        return True
+    return o4 == 0 and min(cx, dx) <= bx <= max(cx, dx) and min(cy, dy) <= by <= max(cy, dy)
 
 
 @njit(cache=True, nogil=True)
-def _candidates(lo_sorted, hi_in_order):
-    """Number of pairs (p < q) with lo[q] <= hi[p], edges in order of lo."""
+def _candidates(a, b, order, start, stop):
+    """Pairs (p < q) of ``order[start:stop]`` (edges sorted by their low coordinate on
+    the axis with values a, b) whose intervals overlap: lo[q] <= hi[p]."""
     total = 0
-    for p in range(len(lo_sorted)):
-        total += np.searchsorted(lo_sorted, hi_in_order[p], side="right") - p - 1
+    for p in range(start, stop):
+        h = max(a[order[p]], b[order[p]])
+        # first q in (p, stop) with lo[q] > h, by bisection
+        lo_i, hi_i = p + 1, stop
+        while lo_i < hi_i:
+            mid = (lo_i + hi_i) // 2
+            if min(a[order[mid]], b[order[mid]]) <= h:
+                lo_i = mid + 1
+            else:
+                hi_i = mid
+        total += lo_i - p - 1
     return total
 
 
 @njit(cache=True, nogil=True)
-def crossing_planes(x, y, xn, yn, cid, nxt, e, estart, out):
+def crossing_planes(x, y, xn, yn, cid, nxt, ex, ey, estart, out):
     """``out[p] = 1`` where two edges of plane ``p`` cross or touch.
 
     Parameters
@@ -66,48 +72,35 @@ def crossing_planes(x, y, xn, yn, cid, nxt, e, estart, out):
         Edge k runs from (x[k], y[k]) to (xn[k], yn[k]) (mm).
     cid, nxt : int64 (N,)
         Contour of edge k, and the index of the contour's next edge.
-    e : int64 (M,)
-        Edges to test (those of non-degenerate contours), grouped by plane.
+    ex, ey : int64 (M,)
+        The edges to test (those of non-degenerate contours), grouped by plane and within
+        a plane sorted by their lower x (``ex``) or lower y (``ey``).
     estart : int64 (Z + 1,)
-        Plane p owns ``e[estart[p]:estart[p + 1]]``.
+        Plane p owns ``ex[estart[p]:estart[p + 1]]`` (and the same range of ``ey``).
     out : int64 (Z,)
         Written: 1 where two non-adjacent edges meet, else 0.
     """
     for p in range(len(estart) - 1):
         out[p] = 0
         a, b = estart[p], estart[p + 1]
-        m = b - a
-        if m < 2:
+        if b - a < 2:
             continue
-        ed = e[a:b]
-        xlo = np.empty(m)
-        xhi = np.empty(m)
-        ylo = np.empty(m)
-        yhi = np.empty(m)
-        for i in range(m):
-            k = ed[i]
-            xlo[i] = min(x[k], xn[k])
-            xhi[i] = max(x[k], xn[k])
-            ylo[i] = min(y[k], yn[k])
-            yhi[i] = max(y[k], yn[k])
-        ox = np.argsort(xlo, kind="mergesort")
-        oy = np.argsort(ylo, kind="mergesort")
-        use_x = _candidates(xlo[ox], xhi[ox]) <= _candidates(ylo[oy], yhi[oy])
-        if use_x:
-            order, lo, hi, olo, ohi = ox, xlo, xhi, ylo, yhi
+        if _candidates(x, xn, ex, a, b) <= _candidates(y, yn, ey, a, b):
+            order, u, un, v, vn = ex, x, xn, y, yn
         else:
-            order, lo, hi, olo, ohi = oy, ylo, yhi, xlo, xhi
+            order, u, un, v, vn = ey, y, yn, x, xn
         found = False
-        for pi in range(m):
-            i = order[pi]
-            ei = ed[i]
-            for qj in range(pi + 1, m):
-                j = order[qj]
-                if lo[j] > hi[i]:
+        for pi in range(a, b):
+            ei = order[pi]
+            hi_u = max(u[ei], un[ei])
+            lo_v = min(v[ei], vn[ei])
+            hi_v = max(v[ei], vn[ei])
+            for qj in range(pi + 1, b):
+                ej = order[qj]
+                if min(u[ej], un[ej]) > hi_u:
                     break
-                if ohi[j] < olo[i] or olo[j] > ohi[i]:
+                if max(v[ej], vn[ej]) < lo_v or min(v[ej], vn[ej]) > hi_v:
                     continue
-                ej = ed[j]
                 # neighbouring edges of one contour share their common vertex by construction
                 if cid[ei] == cid[ej] and (nxt[ei] == ej or nxt[ej] == ei):
                     continue

@@ -101,7 +101,7 @@ def test_batch_isolates_errors_matches_check_and_resumes(cohort, serial):
 
     # a changed protocol option is new work
     changed = list(batch(cohort, PROTOCOL, workers=1, out=out, child_pugh="A5", progress=False))
-    assert sum(r.status == "ok" for r in changed) == 4
+    assert sum(r.status == "ok" for r in changed) == 4, [(r.plan, r.status, r.error) for r in changed]
 
 
 def test_process_pool_gives_the_same_results(cohort, serial):

@@ -91,9 +91,11 @@ def _crossing_planes(x, y, xn, yn, cid, nxt, good, plane_of_poly, n_plane):
     if len(e) < 2:
         return out
     pid = plane_of_poly[cid[e]]
-    e = e[np.argsort(pid, kind="stable")].astype(np.int64)
+    # per plane, the edges in order of their lower x and of their lower y (the sweeps)
+    ex = e[np.lexsort((np.minimum(x[e], xn[e]), pid))].astype(np.int64)
+    ey = e[np.lexsort((np.minimum(y[e], yn[e]), pid))].astype(np.int64)
     estart = np.searchsorted(np.sort(pid), np.arange(n_plane + 1), side="left").astype(np.int64)
-    crossing_planes(x, y, xn, yn, cid.astype(np.int64), nxt.astype(np.int64), e, estart, out)
+    crossing_planes(x, y, xn, yn, cid.astype(np.int64), nxt.astype(np.int64), ex, ey, estart, out)
     return out
 
 
@@ -103,5 +105,8 @@ def _nesting_depth(x, y, xn, yn, cid, ps, good, plane_of_poly, pls):
     from ..kernels.topology import nesting_depth
 
     depth = np.zeros(len(ps) - 1, dtype=np.int64)
+    per_plane = np.bincount(plane_of_poly[good], minlength=len(pls) - 1)
+    if not np.any(per_plane > 1):  # one contour per plane: nothing to nest (no compile)
+        return depth
     nesting_depth(x, y, xn, yn, ps, good.astype(np.uint8), pls, depth)
     return depth
