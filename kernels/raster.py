@@ -13,7 +13,7 @@ is exact (up to rounding) for any polygon, whatever its position relative to the
 columns left of the lattice fold into cell 0).
 
 The winding integral equals the even-odd area only when the contours of a plane neither
-cross nor touch.  :func:`dosecalc.contour_topology.plane_topology` (numpy) checks that
+cross nor touch.  :func:`dosecalc.masks.topology.plane_topology` checks that
 and orients every contour by its nesting-depth parity, so holes subtract and islands in
 holes add.  A plane whose contours cross or touch falls back to even-odd scanlines
 (:func:`scanline_coverage`): ``n_sub`` horizontal lines per cell row, each filled exactly
@@ -154,7 +154,7 @@ def rasterise(us, vs, poly_start, plane_start, sign, fallback, slab_lo, slab_hi,
     Parameters
     ----------
     us, vs, poly_start, plane_start, sign, fallback
-        As for :func:`dosecalc.contour_topology.plane_topology` (``sign`` and ``fallback``
+        As for :func:`dosecalc.masks.topology.plane_topology` (``sign`` and ``fallback``
         are its outputs).
     slab_lo, slab_hi : float64 (Z,)
         z-extent of each plane's slab in lattice-layer units (layer k spans [k, k + 1]),

@@ -617,7 +617,7 @@ def _comb(teeth: int):
 def test_comb_topology_40k_vertices():
     """Truth: the comb's area in closed form, teeth x 100 x 1 + (2 teeth - 1) x 5 mm^2; no
     crossings.  The 40 k-vertex, 5-plane case took 85 s with the quadratic candidates."""
-    from dosecalc.contour_topology import plane_topology
+    from dosecalc.masks.topology import plane_topology
 
     teeth = 10_000
     x, y = _comb(teeth)
@@ -681,7 +681,7 @@ def _brute_topology(x, y, ps, pls, good):
 def test_topology_kernel_matches_brute_force():
     """Random polygons (touching on an integer lattice, nested rings, combs): the sweep
     kernels give the flags and depths of an all-pairs brute force."""
-    from dosecalc.contour_topology import plane_topology
+    from dosecalc.masks.topology import plane_topology
 
     rng = np.random.default_rng(7)
     for trial in range(150):

@@ -111,7 +111,8 @@ def _inputs(folder: str, files: list[str]):
     """Fingerprint rows ``(relative path, size, mtime ns, SOP Instance UID)`` and the
     RTPLAN UIDs.  Headers only; a file that is not readable DICOM has uid '' (the loader
     reports it when the plan is evaluated)."""
-    from ..io.scan import MODALITY_OF, read_header
+    from ..io.scan import read_header
+    from ..io.uids import RTPLAN_CLASSES
 
     rows, plans = [], set()
     for f in files:
@@ -123,7 +124,7 @@ def _inputs(folder: str, files: list[str]):
             h = None
         if h is not None:
             uid = h.sop_instance_uid
-            if MODALITY_OF.get(h.sop_class_uid) == "RTPLAN" and uid:
+            if h.sop_class_uid in RTPLAN_CLASSES and uid:
                 plans.add(uid)
         rel = display_path(os.path.relpath(f, folder).replace(os.sep, "/"))
         rows.append((rel, st.st_size, st.st_mtime_ns, uid))

@@ -20,6 +20,7 @@ from typing import Iterable
 from ..errors import OutputError
 from ..io.walk import display_path
 from ..textsafe import csv_cell
+from ..verdict import Verdict
 from .jobs import RESULT_VERSION, PlanResult
 
 CSV_COLUMNS = ("plan", "patient_id", "structure", "metric", "value", "limit", "level2",
@@ -157,8 +158,8 @@ def constraint_rows(results: Iterable[PlanResult]) -> list[dict]:
 def summary_row(r: PlanResult) -> dict:
     constraints = (r.report or {}).get("constraints", [])
     return {"plan": r.plan, "patient_id": r.patient_id, "status": r.status, "verdict": r.verdict,
-            "n_fail": sum(1 for c in constraints if c.get("verdict") == "fail"),
-            "n_not_evaluable": sum(1 for c in constraints if c.get("verdict") == "not evaluable"),
+            "n_fail": sum(1 for c in constraints if c.get("verdict") == Verdict.FAIL),
+            "n_not_evaluable": sum(1 for c in constraints if c.get("verdict") == Verdict.NOT_EVALUABLE),
             "seconds": round(r.seconds, 3), "error": r.error,
             "dose_reading": (r.report or {}).get("dose_reading"),
             "evaluated_because": r.reason if r.status != "skipped" else None}

@@ -1,4 +1,4 @@
-"""Topology of planar contours in plain numpy: orientation by nesting, crossings, areas.
+"""Topology of planar contours (numpy + numba): orientation by nesting, crossings, areas.
 
 The rasteriser integrates the winding number, which equals the even-odd area only when
 the contours of a plane neither cross nor touch.  :func:`plane_topology` checks that
