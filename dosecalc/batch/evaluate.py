@@ -13,7 +13,7 @@ from .jobs import PlanJob, PlanResult
 
 
 def evaluate_plan(job: PlanJob, protocol, fractions=None, child_pugh=None,
-                  fingerprint: str = "", dose_is=None) -> PlanResult:
+                  fingerprint: str = "", dose_is=None, options: dict | None = None) -> PlanResult:
     """Load and check one plan; every error becomes part of the result, never raised."""
     from ..io.load import load
     from ..protocols.evaluate import check
@@ -29,7 +29,7 @@ def evaluate_plan(job: PlanJob, protocol, fractions=None, child_pugh=None,
         else:
             case = load(*paths, plan=job.plan, dose_is=dose_is)
         patient_id = case.patient_id
-        report = check(case, protocol, fractions=fractions, child_pugh=child_pugh)
+        report = check(case, protocol, fractions=fractions, child_pugh=child_pugh, **(options or {}))
         data = report.to_dict()
         del case, report  # nothing of the plan's arrays outlives its result
         return PlanResult(job.key, "ok", patient_id, data.get("verdict"), None,

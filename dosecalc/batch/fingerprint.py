@@ -20,7 +20,7 @@ from .jobs import RESULT_VERSION, PlanJob, PlanResult
 TRANSIENT_ERRORS = ("worker died", "timed out", "interrupted", "MemoryError")
 
 
-def options_fingerprint(protocol, fractions, child_pugh, dose_is=None) -> str:
+def options_fingerprint(protocol, fractions, child_pugh, dose_is=None, check_options=None) -> str:
     """Protocol (as data), options, dosecalc and result versions."""
     from .. import __version__
 
@@ -28,6 +28,8 @@ def options_fingerprint(protocol, fractions, child_pugh, dose_is=None) -> str:
     options = {"protocol": proto, "fractions": fractions, "child_pugh": child_pugh}
     if dose_is is not None:  # absent when unset: earlier results keep their fingerprint
         options["dose_is"] = dose_is
+    if check_options:  # matching, site, conversion: absent when unset, as dose_is
+        options["check_options"] = check_options
     blob = json.dumps({**options, "dosecalc": __version__, "result_version": RESULT_VERSION},
                       sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -93,7 +93,8 @@ def _check_args(paths, workers, timeout, force, progress) -> tuple[list, float |
 
 def batch(paths, protocol, workers: int | None = None, client=None, *, out=None,
           force: bool = False, fractions=None, child_pugh=None, progress: bool | None = None,
-          timeout: float | None = DEFAULT_TIMEOUT_S, dose_is=None) -> BatchRun:
+          timeout: float | None = DEFAULT_TIMEOUT_S, dose_is=None, mapping: dict | None = None,
+          site: str | None = None, convert: bool = False, transition_dose: float | None = None) -> BatchRun:
     """Evaluate many plans against a protocol.
 
     Parameters
@@ -120,6 +121,8 @@ def batch(paths, protocol, workers: int | None = None, client=None, *, out=None,
         Show a progress bar (default: only when stderr is a terminal).
     dose_is : {"total", "per-fraction"}, optional
         Passed to :func:`dosecalc.load` for every plan (how to read the RTDOSE).
+    mapping, site, convert, transition_dose
+        Passed to :func:`dosecalc.check` for every plan (see there).
     timeout : float or None
         Per-plan time limit in seconds for local workers (default 600); a plan past it
         is recorded as an error and its worker replaced.
@@ -136,20 +139,23 @@ def batch(paths, protocol, workers: int | None = None, client=None, *, out=None,
     dose_is = parse_dose_is(dose_is)
     if not hasattr(protocol, "constraints"):
         protocol = load_protocol(protocol)
+    protocol.site(site)  # an unknown site is bad input for the whole cohort
+    options = {k: v for k, v in (("mapping", mapping or None), ("site", site), ("convert", convert or None),
+                                 ("transition_dose", transition_dose)) if v is not None}
     out_path = check_out_folder(out) if out is not None else None
     if out_path is not None:
         _refuse_root_as_out(out_path, roots)
     exclude = [out_path] if out_path is not None and out_path.exists() else []
     jobs = [j for r in roots for j in find_plans(r, exclude=exclude)]
     _check_keys(jobs)
-    fingerprint = options_fingerprint(protocol, fractions, child_pugh, dose_is)
+    fingerprint = options_fingerprint(protocol, fractions, child_pugh, dose_is, options)
     store = None
     if out_path is not None:
         inputs = {os.path.realpath(f) for j in jobs for f in j.files}
         resolved = [os.path.realpath(os.path.expanduser(os.fspath(r))) for r in roots]
         store = Store(out_path, [display_path(r) for r in resolved], inputs, force=force)
     runner = BatchRun(iter(()), jobs)
-    runner._iter = _run(runner, jobs, (protocol, fractions, child_pugh, fingerprint, dose_is), store,
+    runner._iter = _run(runner, jobs, (protocol, fractions, child_pugh, fingerprint, dose_is, options), store,
                         force, workers, client, progress, timeout)
     return runner
 
@@ -190,7 +196,7 @@ def _plan_work(jobs, fingerprint, store, force):
 def _run(runner: BatchRun, jobs, args, store, force, workers, client, progress,
          timeout) -> Iterator[PlanResult]:
     """``args``: what :func:`evaluate_plan` takes after the job (protocol, fractions,
-    child_pugh, options fingerprint, dose_is)."""
+    child_pugh, options fingerprint, dose_is, check options)."""
     fingerprint = args[3]
     done, todo = _plan_work(jobs, fingerprint, store, force)
     by_key = {job.key: (table, fp, reason) for job, table, fp, reason in todo}

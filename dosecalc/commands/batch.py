@@ -1,4 +1,10 @@
-"""``dosecalc batch``: evaluate every plan below a cohort root against a protocol."""
+"""``dosecalc batch``: evaluate every plan below a cohort root against a protocol.
+
+Exit codes (the same contract as ``check``, over the whole cohort): 1 when any plan fails a
+constraint; else 2 when a plan could not be evaluated (bad input: its error is in
+summary.csv); else 3 when a plan is incomplete (something required not evaluable); else 0.
+SIGINT/SIGTERM: 128 + the signal (130/143) after the tables of the plans done are written.
+"""
 
 from __future__ import annotations
 
@@ -17,9 +23,10 @@ DESCRIPTION = (
     "plans whose files, protocol and options are unchanged since their stored result (the "
     "summary says how many were evaluated and why). Each plan runs in a worker process with a "
     "time limit; a worker that dies (out of memory) costs only its plan. SIGINT/SIGTERM stop "
-    "the workers and write the tables for the plans done (exit 130/143). Exit 0 when every plan was "
-    "evaluated and none fails a constraint, 1 when a plan failed to evaluate or fails a "
-    "constraint, 2 on bad input."
+    "the workers and write the tables for the plans done (exit 130/143). Exit codes: 1 when any "
+    "plan fails a constraint; else 2 when a plan could not be evaluated (its error is in "
+    "summary.csv) or the input is bad; else 3 when a plan is incomplete (something required not "
+    "evaluable); else 0 (every plan passes or is acceptable)."
 )
 
 
@@ -41,6 +48,10 @@ def register(p) -> None:
     from .info import add_dose_is
 
     add_dose_is(p)
+    from .check import add_matching_options, add_protocol_options
+
+    add_matching_options(p)
+    add_protocol_options(p)
 
 
 _SCHEDULER = re.compile(r"(tcp|tls|inproc|ucx|ws|wss)://[^\s/:]+(:\d{1,5})?/?|[^\s/:]+:\d{1,5}")
@@ -81,11 +92,13 @@ def _on_signal(signum, frame):
 def run(args) -> int:
     from ..batch import DEFAULT_TIMEOUT_S, batch
     from ..io.walk import display_path
+    from .check import parse_mapping
 
+    mapping = parse_mapping(args.map, args.map_file)
     client = _connect(args.scheduler) if args.scheduler else None
     timeout = DEFAULT_TIMEOUT_S if args.timeout is None else args.timeout
     counts: dict[str, int] = {}
-    failing = 0
+    failing = incomplete = 0
     run_ = None
     old = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
@@ -94,11 +107,12 @@ def run(args) -> int:
         run_ = batch(args.root, args.protocol, workers=args.workers, client=client, out=args.out,
                      force=args.force, fractions=args.fractions, child_pugh=args.child_pugh,
                      progress=False if args.no_progress else None, timeout=timeout,
-                     dose_is=args.dose_is)
+                     dose_is=args.dose_is, mapping=mapping, site=args.site, convert=args.convert,
+                     transition_dose=args.transition_dose)
         for r in run_:
             counts[r.status] = counts.get(r.status, 0) + 1
-            if r.verdict == "fail":
-                failing += 1
+            failing += r.verdict == "fail"
+            incomplete += r.verdict == "incomplete"
     except _Stop as stop:
         if run_ is not None:
             run_.close()  # workers stopped, tables written for what is done
@@ -115,6 +129,10 @@ def run(args) -> int:
     total = sum(counts.values())
     parts = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
     redone = "; evaluated: " + ", ".join(f"{v} {k}" for k, v in sorted(run_.redone.items())) if run_.redone else ""
-    sys.stdout.write(f"{total} plans: {parts}{redone}; {failing} fail a constraint; "
-                     f"results in {display_path(args.out)}\n")
-    return 1 if (counts.get("error", 0) or failing) else 0
+    sys.stdout.write(f"{total} plans: {parts}{redone}; {failing} fail a constraint, {incomplete} "
+                     f"incomplete; results in {display_path(args.out)}\n")
+    if failing:
+        return 1
+    if counts.get("error", 0):
+        return 2
+    return 3 if incomplete else 0
