@@ -564,7 +564,8 @@ def test_file_size_limit_is_one_line(synthetic_case_dir, tmp_path):
     # compiled kernels are cached before the limit applies (a cold cache writes large files)
     warm = run_bounded(["check", str(synthetic_case_dir), "--protocol", PROTOCOL, "--format", "html", "--out",
                         str(tmp_path / "warm.html")], timeout_s=180, name="check html (warm-up)")
-    assert warm["rc"] == 0 and (tmp_path / "warm.html").stat().st_size > 16384
+    assert warm["rc"] in (0, 1, 3), warm["err"]  # a verdict, not bad input
+    assert (tmp_path / "warm.html").stat().st_size > 16384
     out = tmp_path / "report.html"
     line = one_line_error(run_bounded(["check", str(synthetic_case_dir), "--protocol", PROTOCOL, "--format",
                                        "html", "--out", str(out)], timeout_s=120, preexec=limit,
