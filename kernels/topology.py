@@ -6,7 +6,7 @@ comb-shaped contour (all its teeth overlap in y) made that quadratic: 85 s for 4
 vertices on 5 planes.  Here, per plane:
 
 - crossings: a sort-and-sweep on the axis whose interval overlaps give fewer candidate
-  pairs (both counts come from a sort per axis and a bisection per edge, O(n log n)); a
+  pairs (the caller counts both with a sort and a binary search per axis, O(n log n)); a
   candidate pair must also overlap on the other axis before the exact segment test, and
   a plane stops at its first meeting pair.  The work is O(n log n + k), k the bounding-
   box overlaps along the better axis (about n for real and comb-like contours);
@@ -44,26 +44,7 @@ def _segments_meet(ax, ay, bx, by, cx, cy, dx, dy):
 
 
 @njit(cache=True, nogil=True)
-def _candidates(a, b, order, start, stop):
-    """Pairs (p < q) of ``order[start:stop]`` (edges sorted by their low coordinate on
-    the axis with values a, b) whose intervals overlap: lo[q] <= hi[p]."""
-    total = 0
-    for p in range(start, stop):
-        h = max(a[order[p]], b[order[p]])
-        # first q in (p, stop) with lo[q] > h, by bisection
-        lo_i, hi_i = p + 1, stop
-        while lo_i < hi_i:
-            mid = (lo_i + hi_i) // 2
-            if min(a[order[mid]], b[order[mid]]) <= h:
-                lo_i = mid + 1
-            else:
-                hi_i = mid
-        total += lo_i - p - 1
-    return total
-
-
-@njit(cache=True, nogil=True)
-def crossing_planes(x, y, xn, yn, cid, nxt, ex, ey, estart, out):
+def crossing_planes(x, y, xn, yn, cid, nxt, ex, ey, estart, use_x, out):
     """``out[p] = 1`` where two edges of plane ``p`` cross or touch.
 
     Parameters
@@ -77,6 +58,8 @@ def crossing_planes(x, y, xn, yn, cid, nxt, ex, ey, estart, out):
         a plane sorted by their lower x (``ex``) or lower y (``ey``).
     estart : int64 (Z + 1,)
         Plane p owns ``ex[estart[p]:estart[p + 1]]`` (and the same range of ``ey``).
+    use_x : uint8 (Z,)
+        1 where the sweep along x meets fewer candidate pairs than the one along y.
     out : int64 (Z,)
         Written: 1 where two non-adjacent edges meet, else 0.
     """
@@ -85,7 +68,7 @@ def crossing_planes(x, y, xn, yn, cid, nxt, ex, ey, estart, out):
         a, b = estart[p], estart[p + 1]
         if b - a < 2:
             continue
-        if _candidates(x, xn, ex, a, b) <= _candidates(y, yn, ey, a, b):
+        if use_x[p]:
             order, u, un, v, vn = ex, x, xn, y, yn
         else:
             order, u, un, v, vn = ey, y, yn, x, xn

@@ -91,12 +91,28 @@ def _crossing_planes(x, y, xn, yn, cid, nxt, good, plane_of_poly, n_plane):
     if len(e) < 2:
         return out
     pid = plane_of_poly[cid[e]]
-    # per plane, the edges in order of their lower x and of their lower y (the sweeps)
-    ex = e[np.lexsort((np.minimum(x[e], xn[e]), pid))].astype(np.int64)
-    ey = e[np.lexsort((np.minimum(y[e], yn[e]), pid))].astype(np.int64)
+    # per plane, the edges in order of their lower x and of their lower y (the sweeps), and
+    # which sweep meets fewer candidate pairs
+    xlo, xhi = np.minimum(x[e], xn[e]), np.maximum(x[e], xn[e])
+    ylo, yhi = np.minimum(y[e], yn[e]), np.maximum(y[e], yn[e])
+    ox, oy = np.lexsort((xlo, pid)), np.lexsort((ylo, pid))
+    use_x = _sweep_pairs(xlo, xhi, pid, ox, n_plane) <= _sweep_pairs(ylo, yhi, pid, oy, n_plane)
     estart = np.searchsorted(np.sort(pid), np.arange(n_plane + 1), side="left").astype(np.int64)
-    crossing_planes(x, y, xn, yn, cid.astype(np.int64), nxt.astype(np.int64), ex, ey, estart, out)
+    crossing_planes(x, y, xn, yn, cid.astype(np.int64), nxt.astype(np.int64), e[ox].astype(np.int64),
+                    e[oy].astype(np.int64), estart, use_x.astype(np.uint8), out)
     return out
+
+
+def _sweep_pairs(lo, hi, pid, order, n_plane):
+    """Per plane, the candidate pairs of a sweep along one axis: for each edge (in order
+    of plane, then lo), how many later edges of its plane start before it ends.  Only
+    chooses the sweep axis, so the float key needs no tolerance."""
+    lo_s, hi_s, pid_s = lo[order], hi[order], pid[order]
+    base = float(lo.min())
+    width = 2.0 * (float(hi.max()) - base) + 1.0  # planes far apart on one sorted key
+    key = pid_s * width + (lo_s - base)
+    stop = np.searchsorted(key, pid_s * width + (hi_s - base), side="right")
+    return np.bincount(pid_s, weights=stop - np.arange(len(key)) - 1, minlength=n_plane)
 
 
 def _nesting_depth(x, y, xn, yn, cid, ps, good, plane_of_poly, pls):
