@@ -13,16 +13,11 @@ The exports ship inside public source distributions and are downloaded with pip 
   contour points / voxels, check every volume against an independent plain-numpy
   computation of the same contour rule, and report the contour plane spacing.
 
-Reading the stored DVH (DICOM PS3.3 C.8.8.4, RT DVH module): ``DVHData`` holds pairs
-(bin width, volume) in ``DVHDoseScaling`` x DoseUnits and DVHVolumeUnits.  For a
-CUMULATIVE DVH, volume ``V_i`` is the volume receiving at least the lower edge of bin i
-(the first value is the whole volume); the curve between edges is taken as linear.
-D<x>% is interpolated on that curve; mean = (1/V) * integral of V(d) dd (trapezoids);
-min / max are the edges where the curve leaves the full volume / reaches 0, so they are
-known to one bin width only.  The file's DVHMinimumDose / DVHMaximumDose / DVHMeanDose are
-exact, so they are used for min / max / mean once their unit is established against the
-curve (``_attribute_unit``: this Eclipse export stores them in % of the prescription
-although DoseUnits says GY); the curve-derived values are kept in ``tps_from_curve``.
+The stored DVHs are read by the package (``case.stored_dvhs()``, :mod:`dosecalc.stored_dvh`):
+the curve is linear between bin edges; Min / Max / Mean come from the file's
+DVHMinimumDose / DVHMaximumDose / DVHMeanDose once their unit is established against
+the curve (this Eclipse export stores them in % of the prescription although DoseUnits
+says GY); the curve-derived values are kept in ``tps_from_curve``.
 
 Ratios (larger = better): ``pydicom_parse_over_load_*`` = a plain pydicom read of the
 same files (dcmread, every ContourData to a float array, dose pixel array x scaling)
@@ -55,76 +50,16 @@ from _common import DownloadError, best_of, numpy_reference_s, real_export, rt_f
 PERCENTS = (95.0, 50.0, 5.0)
 
 
-# --- the planning system's stored DVHs ---------------------------------------------------
+# --- the planning system's stored DVHs (read by dosecalc.stored_dvh) -------------------
 
-def stored_dvhs(rtdose_path: Path) -> dict[int, dict]:
-    """The DVHSequence of an RTDOSE file, per referenced ROI number, as cumulative curves.
-
-    Returns
-    -------
-    dict ROI number -> {"dose_gy": edges (n+1,), "volume": V(edge) (n+1,), "units": ...,
-    "attributes": {min, max, mean as stored}}
-    """
-    import pydicom
-
-    ds = pydicom.dcmread(rtdose_path, stop_before_pixels=True)
-    out = {}
-    for item in ds.get("DVHSequence", []):
-        refs = item.get("DVHReferencedROISequence", [])
-        if len(refs) != 1:
-            continue
-        roi = int(refs[0].ReferencedROINumber)
-        units = str(item.get("DoseUnits", "GY")).upper()
-        scale = float(item.get("DVHDoseScaling", 1.0))
-        data = np.asarray(item.DVHData, dtype=np.float64).reshape(-1, 2)
-        width = data[:, 0] * scale * (0.01 if units == "CGY" else 1.0)
-        vol = data[:, 1]
-        kind = str(item.DVHType).upper()
-        if kind == "DIFFERENTIAL":
-            # per-bin volumes -> volume receiving at least each lower edge
-            vol = np.cumsum(vol[::-1])[::-1]
-        elif kind != "CUMULATIVE":
-            continue
-        edges = np.concatenate([[0.0], np.cumsum(width)])
-        volume = np.concatenate([vol, [0.0]])
-        attrs = {k: float(item.get(k)) for k in ("DVHMinimumDose", "DVHMaximumDose", "DVHMeanDose")
-                 if item.get(k) is not None}
-        out[roi] = {"dose_gy": edges, "volume": volume, "dose_units": units,
-                    "volume_units": str(item.get("DVHVolumeUnits", "")).upper(), "type": kind,
-                    "bin_gy": float(np.median(width)), "n_bins": len(width), "attributes": attrs}
-    return out
-
-
-def curve_metrics(curve: dict) -> dict:
-    """Volume, mean, min, max and D<x>% of a stored cumulative curve (Gy, volume units)."""
-    d, v = curve["dose_gy"], curve["volume"]
-    total = float(v[0])
-    out = {"volume": total}
-    if total <= 0:
-        return out
-    out["mean_gy"] = float(np.sum(np.diff(d) * 0.5 * (v[:-1] + v[1:])) / total)
-    below = np.nonzero(v < total * (1 - 1e-9))[0]
-    # the curve leaves the full volume between the previous edge and this one
-    out["min_gy"] = float(d[below[0] - 1]) if below.size and below[0] > 0 else 0.0
-    pos = np.nonzero(v > 0)[0]
-    out["max_gy"] = float(d[pos[-1] + 1]) if pos.size and pos[-1] + 1 < d.size else float(d[-1])
-    # V decreases with dose: interpolate dose as a function of -V (increasing)
+def _theirs(stored, ours_volume_cc: float) -> dict:
+    """Volume, mean, min, max, D<x>% of a stored DVH (dosecalc.stored_dvh.StoredDVH)."""
+    dvh = stored.to_dvh(volume_cc=ours_volume_cc)
+    out = {"volume": stored.volume if stored.volume_units == "CM3" else float("nan"),
+           "mean_gy": stored.mean_gy, "min_gy": stored.min_gy, "max_gy": stored.max_gy}
     for p in PERCENTS:
-        out[f"D{p:g}%_gy"] = float(np.interp(-p / 100.0 * total, -v, d))
+        out[f"D{p:g}%_gy"] = dvh.metric(f"D{p:g}%[Gy]")
     return out
-
-
-def _attribute_unit(attrs: dict, m: dict, prescription_gy: float | None) -> str:
-    """Which unit the file's DVHMaximumDose / DVHMeanDose use: 'Gy' (as the standard says)
-    or '% of prescription' (seen in Eclipse exports), judged against the curve."""
-    if "DVHMaximumDose" not in attrs or "max_gy" not in m:
-        return "absent"
-    tol = 0.02 * max(m["max_gy"], 1e-6) + 0.02
-    if abs(attrs["DVHMaximumDose"] - m["max_gy"]) <= tol:
-        return "Gy"
-    if prescription_gy and abs(attrs["DVHMaximumDose"] * prescription_gy / 100 - m["max_gy"]) <= tol:
-        return "% of prescription"
-    return "unknown"
 
 
 def _ours(dvh) -> dict:
@@ -147,43 +82,31 @@ def _differences(ours: dict, theirs: dict) -> dict:
 
 def compare_breast(folder: Path) -> dict:
     import dosecalc
+    from dosecalc.stored_dvh import curve_values
 
-    files = rt_files(folder)
     t_load, case = best_of(lambda: dosecalc.load(folder), 1)
-    stored = stored_dvhs(files["RTDOSE"][0])
+    stored = case.stored_dvhs()
     rx = case.prescription_gy
     rows = {}
     attr_units = set()
     t0 = time.perf_counter()
-    for roi, curve in sorted(stored.items()):
-        s = case.structures[roi]
-        theirs = curve_metrics(curve)
-        if curve["volume_units"] == "PERCENT":
-            theirs["volume"] = float("nan")  # a relative curve carries no absolute volume
-        ours = _ours(case.dvh(roi))
+    for name, curve in stored.items():
+        s = case.structures[curve.roi_number]
+        ours = _ours(case.dvh(s.number))
+        theirs = _theirs(curve, ours["volume"])
         # Eclipse appears not to extend the end planes (see docs/VALIDATION.md): our
         # end_cap="none" variant isolates that one convention from everything else
-        no_cap = _ours(case.dvh(roi, end_cap="none"))
-        unit = _attribute_unit(curve["attributes"], theirs, rx)
-        attr_units.add(unit)
-        factor = {"Gy": 1.0, "% of prescription": (rx or 0) / 100.0}.get(unit)
-        attrs = {k: (v * factor if factor else None) for k, v in curve["attributes"].items()}
-        from_curve = dict(theirs)
-        # The stored Min/Max/Mean are the system's exact values; the curve knows min and
-        # max to one bin only (and its tail carries 1e-13 cc rounding crumbs), so the
-        # attributes are preferred once their unit is established.
-        for key, attr in (("min_gy", "DVHMinimumDose"), ("max_gy", "DVHMaximumDose"),
-                          ("mean_gy", "DVHMeanDose")):
-            if attrs.get(attr) is not None:
-                theirs[key] = attrs[attr]
+        no_cap = _ours(case.dvh(s.number, end_cap="none"))
+        attr_units.add(curve.attribute_unit)
+        from_curve = dict(theirs, **curve_values(curve.edges_gy, curve.cumulative))
         diff, diff_no_cap = _differences(ours, theirs), _differences(no_cap, theirs)
         rows[s.name] = {
-            "roi_number": roi, "planes": len(s.planes),
-            "tps": theirs, "tps_from_curve": from_curve, "tps_attributes_gy": attrs,
+            "roi_number": s.number, "planes": len(s.planes),
+            "tps": theirs, "tps_from_curve": from_curve, "tps_attribute_unit": curve.attribute_unit,
             "ours": ours, "difference": diff,
             "ours_end_cap_none": no_cap, "difference_end_cap_none": diff_no_cap,
-            "tps_bin_gy": curve["bin_gy"],
-            "mask_supersample": case.mask(roi).settings.get("supersample"),
+            "tps_bin_gy": curve.bin_gy,
+            "mask_supersample": case.mask(s.number).settings.get("supersample"),
         }
     t_dvhs = time.perf_counter() - t0
     return {
@@ -194,6 +117,7 @@ def compare_breast(folder: Path) -> dict:
         "rois_in_structure_set": len(case.structures), "rois_with_stored_dvh": len(stored),
         "stored_dvh_attribute_units": sorted(attr_units),
         "loader_notes": list(case.notes),
+        "dose_reading": case.dose.reading.text if case.dose.reading else None,
         "load_s": t_load, "dvhs_s": t_dvhs,
         "rois": rows,
     }

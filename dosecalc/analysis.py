@@ -15,10 +15,11 @@ These functions back ``Case.mask``, ``Case.dvh`` and ``Case.dvhs``.
 
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 from typing import Iterable
 
-from .dvh import DEFAULT_BIN_GY, DVH
+from .dvh import DEFAULT_BIN_GY, DVH, DVHWarning
 from .errors import ContourError, ParameterError
 from .mask_options import MaskOptions
 from .model import Case, DoseGrid, Structure
@@ -125,6 +126,24 @@ def _display_name(target) -> str:
     return target.name
 
 
+def _no_volume(target) -> str:
+    """Why a structure (or a derived one's operand) has no volume, '' when it has one."""
+    if isinstance(target, Structure):
+        if target.has_volume:
+            return ""
+        if target.degenerate_contours:
+            return (f"its {target.degenerate_contours} closed contour(s) have fewer than 3 distinct "
+                    "points")
+        if len(target.points_mm) or target.open_contours:
+            return "it holds only points or open contours"
+        return "it has no contours"
+    for s in getattr(target, "operands", ()):
+        inner = _no_volume(s)
+        if inner:
+            return f"operand {s.name!r}: {inner}"
+    return ""
+
+
 def case_dvh(case: Case, name, *, dose: DoseGrid | None = None, prescription_gy: float | None = None,
              mode: str = "auto", bin_gy: float = DEFAULT_BIN_GY, options: MaskOptions | None = None,
              **mask_options) -> DVH:
@@ -150,13 +169,31 @@ def case_dvh(case: Case, name, *, dose: DoseGrid | None = None, prescription_gy:
     -------
     DVH
         ``volume_cc`` is the structure's whole volume; ``outside_cc`` the part outside
-        the dose grid (flagged by ``coverage_warning``).
+        the dose grid (flagged by ``coverage_warning``).  A structure without volume
+        (no contours, only points, contours that enclose no area) gives
+        :meth:`DVH.empty <dosecalc.dvh.DVH.empty>` (every metric NaN with the reason)
+        and a :class:`~dosecalc.dvh.DVHWarning`; it never raises for that.
     """
     from .masks import mask_samples
 
     grid = _dose_grid(case, dose)
     target = _resolve(case, name)
-    mask = case_mask(case, target, grid=grid, options=MaskOptions.from_kwargs(options, **mask_options))
+    if prescription_gy is None and grid.quantity == "dose":
+        prescription_gy = case.prescription_gy
+    why = _no_volume(target)
+    mask = None
+    if not why:
+        mask = case_mask(case, target, grid=grid, options=MaskOptions.from_kwargs(options, **mask_options))
+        if mask.volume_cc <= 0.0 and mask.outside_cc <= 0.0:
+            why = "its closed contours enclose no area (collinear or repeated points)"
+    if why:
+        # one empty ROI must never cost the other structures their DVHs
+        warnings.warn(f"structure {_display_name(target)!r} has no volume ({why}): its DVH metrics "
+                      "are NaN", DVHWarning, stacklevel=2)
+        return DVH.empty(_display_name(target), why, prescription_gy=prescription_gy,
+                         quantity=grid.quantity,
+                         settings={"structure": _display_name(target), "dose_file": grid.source_path,
+                                   "dose_quantity": grid.quantity})
     if grid.dose_type == "EFFECTIVE" and grid.model:
         # On a sub-voxel lattice, convert the interpolated physical dose rather than
         # interpolate the (convex) EQD2/BED grid, which would overestimate between voxels.
@@ -165,8 +202,6 @@ def case_dvh(case: Case, name, *, dose: DoseGrid | None = None, prescription_gy:
         dose_s, vol_s = converted_samples(mask, grid, case.dose)
     else:
         dose_s, vol_s = mask_samples(mask, grid)
-    if prescription_gy is None and grid.quantity == "dose":
-        prescription_gy = case.prescription_gy
     settings = dict(mask.settings)
     settings.update({
         "structure": _display_name(target),
@@ -197,7 +232,9 @@ def case_dvhs(case: Case, names: Iterable | None = None, **options) -> dict[str,
     names : iterable of str/int, optional
         Structures or derived expressions.  Default: every ROI with closed contours
         (ROIs that hold only points or open contours are skipped, being volumeless).
-        With explicit names, a missing or volumeless structure raises.
+        A structure without volume (contours that enclose no area, or named explicitly
+        while holding only points) gets a DVH whose metrics are NaN, with a
+        :class:`~dosecalc.dvh.DVHWarning` naming it and why; a missing name raises.
     **options
         Passed to :func:`case_dvh` (``dose``, ``prescription_gy``, mask options...).
 
@@ -208,7 +245,9 @@ def case_dvhs(case: Case, names: Iterable | None = None, **options) -> dict[str,
         (exports do hold duplicates) are keyed ``"Name (ROI n)"`` so none is dropped.
     """
     if names is None:
-        targets = [s for s in case.structures if s.has_volume]
+        # ROIs drawn as volumes, including those whose contours all turned out degenerate
+        # (they get a NaN DVH saying why); point-only and contour-less ROIs are skipped
+        targets = [s for s in case.structures if s.has_volume or s.degenerate_contours]
     else:
         if isinstance(names, (str, int)):
             names = [names]

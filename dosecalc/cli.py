@@ -74,6 +74,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_BAD_INPUT
     debug = getattr(args, "debug", False)
+    if not debug:
+        import warnings
+
+        def one_line(message, category, filename, lineno, file=None, line=None):
+            # a physicist reads "warning: <what>", not a source file and line of dosecalc
+            sys.stderr.write(f"dosecalc {args.command}: warning: {' '.join(str(message).split())}\n")
+
+        warnings.showwarning = one_line
     try:
         return int(args._run(args) or 0)
     except DoseCalcError as exc:

@@ -154,8 +154,30 @@ class DVH:
     _min_gy: float = field(default=math.nan, repr=False)
     _max_gy: float = field(default=math.nan, repr=False)
     _mean_gy: float = field(default=math.nan, repr=False)
+    empty_reason: str = ""
 
     # --- construction -----------------------------------------------------------------
+    @classmethod
+    def empty(cls, name: str, reason: str, *, prescription_gy: float | None = None,
+              quantity: str = "dose", settings: dict | None = None) -> "DVH":
+        """The DVH of a structure without volume (no contours, only points, contours that
+        enclose no area): every metric, Volume included, is NaN with ``reason`` as its
+        note, so a report shows ``n/a`` and why instead of failing the other structures.
+
+        Parameters
+        ----------
+        name : str
+            Structure name.
+        reason : str
+            Why there is no volume, e.g. "its closed contours enclose no area".
+        """
+        all_settings = dict(settings or {})
+        all_settings.update({"mode": "empty", "n_samples": 0, "empty_reason": reason})
+        return cls(name=str(name), volume_cc=0.0, outside_cc=0.0, prescription_gy=prescription_gy,
+                   quantity=quantity, settings=all_settings,
+                   curve_volume_cc=_readonly(np.zeros(0)), curve_dose_gy=_readonly(np.zeros(0)),
+                   covered_cc=0.0, empty_reason=str(reason))
+
     @classmethod
     def from_samples(cls, dose_gy, volume_cc, *, name: str = "", outside_cc: float = 0.0,
                      prescription_gy: float | None = None, quantity: str = "dose",
@@ -504,6 +526,8 @@ class DVH:
         return dose
 
     def _value(self, s: MetricSpec) -> tuple[float, str | None]:
+        if self.empty_reason:
+            return math.nan, f"{self.name!r} has no volume: {self.empty_reason}"
         if s.kind == "Volume":
             return self.volume_cc, None
         if s.needs_prescription:

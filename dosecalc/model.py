@@ -341,6 +341,9 @@ class Structure:
         POINT contours (x, y, z) in mm, kept apart from volumes.
     open_contours : tuple of ndarray float64 (N, 3)
         OPEN_PLANAR / OPEN_NONPLANAR contours, kept apart from volumes.
+    degenerate_contours : int
+        CLOSED_PLANAR contours of the file skipped for having fewer than 3 distinct
+        points (no area); an ROI made only of them still gets a (NaN) DVH.
     """
 
     number: int
@@ -350,6 +353,7 @@ class Structure:
     planes: tuple[ContourPlane, ...] = ()
     points_mm: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
     open_contours: tuple[np.ndarray, ...] = ()
+    degenerate_contours: int = 0
 
     def __post_init__(self) -> None:
         planes = tuple(sorted(self.planes, key=lambda p: p.z_mm))
@@ -611,6 +615,13 @@ class Case:
         from .analysis import case_dvhs
 
         return case_dvhs(self, names, **options)
+
+    def stored_dvhs(self):
+        """The planning system's own DVHs from the RTDOSE's DVHSequence, keyed by ROI name
+        (see :mod:`dosecalc.stored_dvh`); empty when the RTDOSE stores none."""
+        from .stored_dvh import case_stored_dvhs
+
+        return case_stored_dvhs(self)
 
     def eqd2(self, alpha_beta, fractions=None, model="lq", transition_dose=None) -> DoseGrid:
         """Voxel-wise EQD2 grid (see :func:`dosecalc.radiobiology.case_eqd2`)."""

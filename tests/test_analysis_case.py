@@ -12,7 +12,7 @@ import pytest
 
 import dosecalc.analysis as analysis
 from dosecalc.analysis import case_dvh, case_dvhs, case_mask
-from dosecalc.dvh import DVH
+from dosecalc.dvh import DVH, DVHWarning
 from dosecalc.errors import ContourError, MetricSpecError, StructureNotFoundError
 from dosecalc.model import Case, ContourPlane, DoseGrid, Plan, Structure, StructureSet
 
@@ -108,16 +108,23 @@ def test_derived_expression_and_names():
         case_dvh(case, "Liver - Stomach")
 
 
-def test_volumeless_structure_raises_for_dvh_and_is_skipped_by_dvhs():
+def test_volumeless_structure_gives_a_nan_dvh_and_is_skipped_by_dvhs():
+    """A point-only ROI has no volume: asked for, its DVH's metrics are NaN with a warning
+    that names it and why (truth: the ROI holds no closed contour); the mask API still
+    refuses it; the default set of case_dvhs leaves it out."""
     case = make_case()
-    with pytest.raises(ContourError, match="'Marker' has no closed planar contours"):
-        case_dvh(case, "Marker")
+    with pytest.warns(DVHWarning, match="'Marker' has no volume.*only points"):
+        empty = case_dvh(case, "Marker")
+    assert empty.volume_cc == 0.0 and math.isnan(empty.metric("Volume[cc]"))
+    assert math.isnan(empty.metric("D95%[Gy]"))
     dvhs = case_dvhs(case)
     assert list(dvhs) == ["Liver", "GTV", "Wide"]
     assert all(isinstance(d, DVH) for d in dvhs.values())
     assert list(case_dvhs(case, ["GTV", "Liver - GTV"])) == ["GTV", "Liver - GTV"]
+    with pytest.warns(DVHWarning):
+        assert math.isnan(case_dvhs(case, ["Marker", "GTV"])["Marker"].mean_gy)
     with pytest.raises(ContourError):
-        case_dvhs(case, ["Marker"])
+        case.mask("Marker")
 
 
 def test_mask_cache_shared_by_same_geometry_and_bounded(monkeypatch):

@@ -43,56 +43,36 @@ def breast():
     return folder, dosecalc.load(folder)
 
 
-def test_stored_curve_metrics_of_a_known_curve(bench):
-    """Truth: closed form.  A dose uniformly distributed on [2, 6] Gy over 10 cc has the
-    cumulative curve V(d) = 10 cc for d <= 2, 10 (6 - d) / 4 on [2, 6], 0 above; so mean
-    4 Gy, min 2, max 6, D95% = 2.2, D50% = 4, D5% = 5.8.  Stored in 0.01 Gy bins, with the
-    DICOM rule that V_i is the volume at the lower edge of bin i."""
-    edges = np.round(np.arange(0.0, 6.0 + 1e-9, 0.01), 10)
-    vol = np.clip(10.0 * (6.0 - edges) / 4.0, 0.0, 10.0)
-    curve = {"dose_gy": edges, "volume": vol}
-    m = bench.curve_metrics(curve)
-    assert m["volume"] == pytest.approx(10.0)
-    assert m["mean_gy"] == pytest.approx(4.0, abs=1e-9)
-    assert m["min_gy"] == pytest.approx(2.0, abs=0.011)
-    assert m["max_gy"] == pytest.approx(6.0, abs=0.011)
-    assert m["D95%_gy"] == pytest.approx(2.2, abs=1e-9)
-    assert m["D50%_gy"] == pytest.approx(4.0, abs=1e-9)
-    assert m["D5%_gy"] == pytest.approx(5.8, abs=1e-9)
-
-
-def test_breast_large_organs_agree_with_eclipse_dvh(bench, breast):
+def test_breast_large_organs_agree_with_eclipse_dvh(breast):
     """Truth: the planning system's own cumulative DVHs stored in the RTDOSE DVHSequence
-    (Varian Eclipse, 0.01 Gy bins).  For organs over 100 cc whose contours lie inside the
-    dose grid (Breast, Heart, Lt Lung) the two systems must agree on the volume within 2 %,
-    the mean within 1.5 % and D95/D50/D5 within 0.2 Gy (1.4 % of the 14 Gy prescription);
-    the larger differences of BODY and of sub-cc ROIs are explained in docs/VALIDATION.md."""
+    (Varian Eclipse, 0.01 Gy bins), read by case.stored_dvhs().  For organs over 100 cc
+    whose contours lie inside the dose grid (Breast, Heart, Lt Lung) the two systems must
+    agree on the volume within 2 %, the mean within 1.5 % and D95/D50/D5 within 0.2 Gy
+    (1.4 % of the 14 Gy prescription); the larger differences of BODY and of sub-cc ROIs
+    are explained in docs/VALIDATION.md."""
     folder, case = breast
-    stored = bench.stored_dvhs(next(folder.glob("rtdose*.dcm")))
+    stored = case.stored_dvhs()
     for name in ("Breast", "Heart", "Lt Lung"):
-        s = case.structures[name]
-        theirs = bench.curve_metrics(stored[s.number])
-        dvh = case.dvh(s.number)
-        assert dvh.volume_cc == pytest.approx(theirs["volume"], rel=0.02), name
-        assert dvh.mean_gy == pytest.approx(theirs["mean_gy"], rel=0.015), name
-        for p in bench.PERCENTS:
-            assert dvh.metric(f"D{p:g}%[Gy]") == pytest.approx(theirs[f"D{p:g}%_gy"], abs=0.2), (name, p)
+        theirs = stored[name].to_dvh(name)
+        dvh = case.dvh(name)
+        assert dvh.volume_cc == pytest.approx(theirs.volume_cc, rel=0.02), name
+        assert dvh.mean_gy == pytest.approx(theirs.mean_gy, rel=0.015), name
+        for p in (95, 50, 5):
+            assert dvh.metric(f"D{p}%[Gy]") == pytest.approx(theirs.metric(f"D{p}%[Gy]"), abs=0.2), (name, p)
 
 
-def test_breast_stored_attributes_are_percent_of_prescription(bench, breast):
+def test_breast_stored_attributes_are_percent_of_prescription(breast):
     """Truth: the stored curve.  This Eclipse export labels its DVHs DoseUnits GY and its
     curves are in Gy, but DVHMaximumDose / DVHMeanDose are in % of the 14 Gy prescription
-    (a 104.9 'Gy' maximum on a grid whose maximum is 14.68 Gy): the benchmark must notice
+    (a 104.9 'Gy' maximum on a grid whose maximum is 14.68 Gy): the reader must notice
     rather than compare Gy with percent.  Second truth: the RTDOSE pixel data (grid max)."""
     folder, case = breast
-    stored = bench.stored_dvhs(next(folder.glob("rtdose*.dcm")))
-    body = stored[case.structures["BODY"].number]
-    m = bench.curve_metrics(body)
-    assert bench._attribute_unit(body["attributes"], m, case.prescription_gy) == "% of prescription"
+    body = case.stored_dvhs()["BODY"]
+    assert body.attribute_unit == "% of prescription"
+    assert body.stated["DVHMaximumDose"] == pytest.approx(104.9, abs=0.1)
     # read as % of 14 Gy, BODY's stored maximum is the dose grid's own maximum (BODY holds
     # the hottest voxel; both come from the same Eclipse dose matrix)
-    max_gy = body["attributes"]["DVHMaximumDose"] * case.prescription_gy / 100.0
-    assert max_gy == pytest.approx(case.dose.max_gy, abs=1e-4)
+    assert body.max_gy == pytest.approx(case.dose.max_gy, abs=1e-4)
 
 
 @pytest.mark.slow

@@ -81,6 +81,9 @@ def register(parser) -> None:
                         help="DVHs of the voxel-wise BED at this alpha/beta (Gy)")
     parser.add_argument("--fractions", type=int, default=None, metavar="N",
                         help="number of fractions for --eqd2/--bed (default: the RTPLAN's)")
+    parser.add_argument("--compare-stored", action="store_true",
+                        help="print the planning system's DVHs stored in the RTDOSE (DVHSequence) beside "
+                             "ours, with the difference per metric (ours - stored)")
     from .info import add_dose_is
 
     add_dose_is(parser)
@@ -168,8 +171,13 @@ def format_table(rep: dict) -> str:
     for e in entries:
         if e["coverage_warning"]:
             notes.append(f"note: {e['coverage_warning']}")
+        by_text: dict[str, list[str]] = {}
         for spec, note in e.get("notes", {}).items():
-            notes.append(f"note: {e['name']} {spec}: {note}")
+            by_text.setdefault(note, []).append(spec)
+        for note, specs_ in by_text.items():
+            # one line per reason: an ROI without volume does not print ten identical notes
+            which = specs_[0] if len(specs_) == 1 else f"{len(specs_)} metrics ({', '.join(specs_)})"
+            notes.append(f"note: {e['name']} {which}: {note}")
     return "\n".join(lines + notes) + "\n"
 
 
@@ -177,14 +185,72 @@ def format_csv(rep: dict) -> str:
     """Long CSV: one row per structure x metric (columns in the module docstring)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["structure", "metric", "label", "value", "unit", "volume_cc", "outside_cc", "quantity", "note"])
+    compare = "compared_with" in rep.get("settings", {})
+    w.writerow(["structure", "metric", "label", "value", "unit", "volume_cc", "outside_cc", "quantity", "note"]
+               + (["stored_value", "difference"] if compare else []))
     for e in rep["structures"]:
         for spec, value in e["metrics"].items():
             note = e.get("notes", {}).get(spec) or e["coverage_warning"] or ""
+            extra = []
+            if compare:
+                st, df = (e.get("stored") or {}).get(spec), (e.get("difference") or {}).get(spec)
+                extra = ["" if st is None else repr(st), "" if df is None else repr(df)]
             w.writerow([csv_cell(e["name"]), spec, e["labels"][spec], "" if value is None else repr(value),
                         e["units"][spec], repr(e["volume_cc"]), repr(e["outside_cc"]), e["quantity"],
-                        csv_cell(note)])
+                        csv_cell(note)] + extra)
     return buf.getvalue()
+
+
+def add_stored(rep: dict, case, dvhs: dict, specs, prescription_gy) -> None:
+    """Add the planning system's values (``"stored"``) and ours minus theirs
+    (``"difference"``) to each structure of ``rep`` that has a stored DVH."""
+    from ..errors import ParameterError
+
+    stored = case.stored_dvhs()
+    if not stored:
+        where = case.dose.source_path if case.dose is not None else "the case"
+        raise ParameterError(f"{where}: the RTDOSE stores no DVHs (DVHSequence) to compare with")
+    rx = prescription_gy if prescription_gy is not None else case.prescription_gy
+    rep["settings"]["compared_with"] = "planning system DVHs (RTDOSE DVHSequence)"
+    for e in rep["structures"]:
+        s = stored.get(e["name"])
+        if s is None:
+            e["stored"] = None
+            continue
+        ours = dvhs[e["name"]]
+        theirs = s.to_dvh(e["name"], volume_cc=ours.volume_cc, prescription_gy=rx)
+        values = {}
+        for spec in specs:
+            try:
+                values[spec] = _num(theirs.evaluate(spec).value)
+            except Exception:  # a metric the stored curve cannot give (no prescription...)
+                values[spec] = None
+        e["stored"] = values
+        e["difference"] = {k: (None if e["metrics"][k] is None or v is None else e["metrics"][k] - v)
+                           for k, v in values.items()}
+        e["stored_info"] = {"type": s.dvh_type, "dose_units": s.dose_units, "volume_units": s.volume_units,
+                            "bin_gy": s.bin_gy, "attribute_unit": s.attribute_unit, "notes": list(s.notes)}
+
+
+def format_compare_table(rep: dict) -> str:
+    """Long table: structure x metric with ours, the planning system's and the difference."""
+    rows = [("Structure", "Metric", "ours", "stored", "ours-stored")]
+    notes = []
+    for e in rep["structures"]:
+        st = e.get("stored")
+        for spec, value in e["metrics"].items():
+            theirs = None if st is None else st.get(spec)
+            diff = None if st is None else e["difference"].get(spec)
+            rows.append((e["name"], e["labels"][spec], _fmt(value), "-" if st is None else _fmt(theirs),
+                         "-" if diff is None else f"{diff:+.3f}"))
+        if st is None:
+            notes.append(f"note: {e['name']}: no stored DVH")
+        for n in (e.get("stored_info") or {}).get("notes", []):
+            notes.append(f"note: {e['name']} (stored): {n}")
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    lines = ["  ".join(c.ljust(widths[i]) if i < 2 else c.rjust(widths[i]) for i, c in enumerate(r)) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines + notes) + "\n"
 
 
 def render(rep: dict, fmt: str) -> str:
@@ -192,6 +258,9 @@ def render(rep: dict, fmt: str) -> str:
         return json.dumps(rep, indent=2, allow_nan=False) + "\n"
     if fmt == "csv":
         return format_csv(rep)
+    if "compared_with" in rep.get("settings", {}):
+        return format_compare_table(rep) + "".join(
+            line + "\n" for line in format_table(rep).splitlines() if line.startswith("note:"))
     return format_table(rep)
 
 
@@ -237,6 +306,10 @@ def run(args) -> int:
     dvhs = structure_dvhs(case, args.roi or None, dose=dose, prescription_gy=args.prescription,
                           options=MaskOptions.from_kwargs(**mask_options))
     rep = report(dvhs, specs, _settings(case, dose, specs, mask_options, rx))
+    if args.compare_stored:
+        if dose is not case.dose:
+            raise ParameterError("--compare-stored compares physical dose: drop --eqd2/--bed")
+        add_stored(rep, case, dict(dvhs), specs, args.prescription)
     text = render(rep, args.format)
     if args.out:
         write_text(args.out, text, inputs=[*input_files(args.paths), *(f.path for f in case.files)])

@@ -413,6 +413,7 @@ def _read(ds, path: str, raw_items=None) -> tuple[StructureSet, list[str]]:
     planes: dict[int, list[tuple[float, np.ndarray]]] = {n: [] for n in order}
     points: dict[int, list[np.ndarray]] = {n: [] for n in order}
     opens: dict[int, list[np.ndarray]] = {n: [] for n in order}
+    skipped: dict[int, list[float]] = {}  # ROI number -> z of each degenerate contour skipped
     for k, c in enumerate(contours):
         if k in converted:
             xyz = converted[k].reshape(-1, 3)
@@ -434,16 +435,23 @@ def _read(ds, path: str, raw_items=None) -> tuple[StructureSet, list[str]]:
             z_mm = 0.5 * (zmin + zmax)
             xy = xyz[:, :2]
             if not quick3[k] and _distinct_points(xy) < 3:
-                notes.append(f"{path}: ROI '{name}': skipped a degenerate closed contour with fewer than "
-                             f"3 distinct points at z = {z_mm:.2f} mm")
+                skipped.setdefault(c.roi_number, []).append(z_mm)
                 continue
             planes[c.roi_number].append((z_mm, xy))
 
+    for number, zs in skipped.items():
+        # one line per ROI: an export with hundreds of mouse-slip contours stays readable
+        where = ", ".join(f"{z:.2f}" for z in zs[:5]) + (f", ... ({len(zs) - 5} more)" if len(zs) > 5 else "")
+        what = "contour" if len(zs) == 1 else "contours"
+        left = "" if planes[number] else "; no closed contour with an area is left"
+        notes.append(f"{path}: ROI '{roi_info[number]['name']}': skipped {len(zs)} degenerate closed "
+                     f"{what} with fewer than 3 distinct points at z = {where} mm{left}")
     structures = []
     for number in order:
         info = roi_info[number]
         structures.append(Structure(
             number=number, name=info["name"], roi_type=info["type"], color=info["color"],
+            degenerate_contours=len(skipped.get(number, ())),
             planes=_group_planes(planes[number]),
             points_mm=np.concatenate(points[number]) if points[number] else np.zeros((0, 3)),
             open_contours=tuple(opens[number]),
