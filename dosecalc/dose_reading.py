@@ -49,8 +49,11 @@ import math
 import numpy as np
 
 from .errors import ParameterError
-from .model import (READING_PER_FRACTION, READING_TOTAL, READINGS, DoseGrid, DoseReading,
-                    FractionGroup, Plan)
+from .model import DoseGrid, DoseReading, FractionGroup, Plan
+from .summation import Summation, classify
+
+READING_TOTAL = Summation.COURSE_TOTAL
+READING_PER_FRACTION = Summation.PER_FRACTION
 
 #: A point fits a reading when the grid is within this fraction of the reading's dose.
 POINT_TOLERANCE = 0.10
@@ -63,25 +66,57 @@ MAX_TIMES_PRESCRIPTION = 1000.0
 #: Converted doses (EQD2/BED, Gy) above this are warned about (:mod:`dosecalc.radiobiology`).
 MAX_CONVERTED_GY = 1000.0
 
-_LABEL_READING = {"FRACTION": READING_PER_FRACTION, "PLAN": READING_TOTAL}
 _WORDS = {READING_TOTAL: "course total", READING_PER_FRACTION: "dose per fraction"}
+_CHOICES = {"total": READING_TOTAL, "plan": READING_TOTAL, "course-total": READING_TOTAL,
+            "per-fraction": READING_PER_FRACTION, "fraction": READING_PER_FRACTION}
 
 
-def parse_dose_is(value) -> str | None:
+def parse_dose_is(value) -> Summation | None:
     """``"total"`` / ``"per-fraction"`` (also ``per_fraction``, ``fraction``, ``plan``,
-    any case) or None; anything else is a :class:`ParameterError`."""
+    any case, or a :class:`Summation`) as :attr:`Summation.COURSE_TOTAL` /
+    :attr:`Summation.PER_FRACTION`, or None; anything else is a :class:`ParameterError`."""
     if value is None:
         return None
-    key = str(value).strip().lower().replace("_", "-")
-    key = {"plan": READING_TOTAL, "fraction": READING_PER_FRACTION}.get(key, key)
-    if key not in READINGS:
+    if value in (READING_TOTAL, READING_PER_FRACTION):
+        return value
+    key = str(value).strip().lower().replace("_", "-").replace(" ", "-")
+    if key not in _CHOICES:
         raise ParameterError(f"dose_is must be 'total' or 'per-fraction', got {value!r}")
-    return key
+    return _CHOICES[key]
 
 
-def label_reading(label: str) -> str:
-    """The reading a DoseSummationType label states ('' for labels that state neither)."""
-    return _LABEL_READING.get((label or "").strip().upper(), "")
+def label_reading(label: str) -> Summation | None:
+    """The reading a DoseSummationType label states: PLAN a course total, FRACTION a dose
+    per fraction; None for every other label (the summation rule handles those)."""
+    how = classify(label)
+    return how if how in (READING_TOTAL, READING_PER_FRACTION) else None
+
+
+def grid_summation(grid: DoseGrid) -> Summation:
+    """The one summation rule with the loader's reading applied: what ``grid`` holds.
+
+    The grid's recorded reading (:class:`DoseReading`) wins when it is not its label's
+    own (the RTPLAN contradicted the label, or the user chose); otherwise the label is
+    classified by :func:`dosecalc.summation.classify`.  An undecided reading (conflicting
+    evidence) raises :class:`ParameterError` naming both readings and ``--dose-is``."""
+    r = grid.reading
+    if r is not None and r.refusal:
+        where = grid.source_path or "the dose grid"
+        raise ParameterError(f"{where}: course total or dose per fraction? {r.refusal}")
+    if r is not None and r.overrides_label:
+        return r.reading  # type: ignore[return-value]
+    return classify(grid.summation_type)
+
+
+def reading_sentence(grid: DoseGrid) -> str:
+    """Why the grid is read as it is when that is not its label: for descriptions."""
+    r = grid.reading
+    if r is None or not r.overrides_label:
+        return ""
+    if r.source == "option":
+        return f"read as {_WORDS[r.reading]} by the user's choice (dose_is)"
+    return (f"read as {_WORDS[r.reading]} from the RTPLAN's beam doses, although DoseSummationType "
+            f"is {r.label or '(absent)'}")
 
 
 def _points_of(group: FractionGroup) -> list[tuple[tuple[float, float, float], float]]:
@@ -179,7 +214,7 @@ def cross_check(grid: DoseGrid, plan: Plan | None, *, dose_is=None) -> DoseReadi
     stated = label_reading(label)
     fractions = None if plan is None else plan.fractions
     evidence: list[str] = []
-    votes: set[str] = set()
+    votes: set = set()  # Summation members, or "both" (one fraction: the readings coincide)
     status = "not checked"
     checked = grid.dose_type == "PHYSICAL" and plan is not None and label in ("FRACTION", "PLAN", "")
     if checked:
@@ -231,7 +266,7 @@ def cross_check(grid: DoseGrid, plan: Plan | None, *, dose_is=None) -> DoseReadi
     if len(found) == 1 and next(iter(found)) != stated:
         reading, source = next(iter(found)), "plan"
     elif status == "ambiguous":
-        reading = ""
+        reading = None
         fit = [s for s in evidence if "-> fits" in s and "neither" not in s]
         refusal = (f"the grid fits the course total at some points and the dose per fraction at others "
                    f"(DoseSummationType {label or '(absent)'}; {'; '.join(fit[:2])}); choose the reading "
@@ -276,22 +311,3 @@ def converted_warning(values: np.ndarray, label: str) -> str:
                 "check whether the dose is the course total or per fraction (dose_is / --dose-is) "
                 "and the number of fractions")
     return ""
-
-
-def reading_scale(grid: DoseGrid, n: int) -> tuple[float, str] | None:
-    """(factor from grid values to the course total, sentence) when the grid's recorded
-    reading is not its label's own (plan evidence or the user's choice); None when the
-    label rules.  Raises :class:`ParameterError` when the reading is undecided."""
-    r = grid.reading
-    if r is None:
-        return None
-    if r.refusal:
-        where = grid.source_path or "the dose grid"
-        raise ParameterError(f"{where}: course total or dose per fraction? {r.refusal}")
-    if not r.overrides_label:
-        return None
-    why = "the user's choice (dose_is)" if r.source == "option" else (
-        f"the RTPLAN's beam doses, although DoseSummationType is {r.label or '(absent)'}")
-    if r.reading == READING_PER_FRACTION:
-        return float(n), f"dose per fraction by {why}: multiplied by {n} fractions"
-    return 1.0, f"course total by {why}"

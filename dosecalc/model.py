@@ -25,6 +25,7 @@ from .errors import ParameterError, StructureNotFoundError
 from .provenance import NONE as NO_PROVENANCE
 from .provenance import DoseProvenance
 from .summation import SUMMATION_TYPES  # noqa: F401  (kept importable from here)
+from .summation import Summation
 
 DOSE_TYPES = ("PHYSICAL", "EFFECTIVE", "ERROR")
 
@@ -32,12 +33,6 @@ DOSE_TYPES = ("PHYSICAL", "EFFECTIVE", "ERROR")
 def _readonly(a: np.ndarray) -> np.ndarray:
     a.setflags(write=False)
     return a
-
-
-#: How a grid's values relate to the course: the whole course, or one fraction.
-READING_TOTAL = "total"
-READING_PER_FRACTION = "per-fraction"
-READINGS = (READING_TOTAL, READING_PER_FRACTION)
 
 
 @dataclass(frozen=True)
@@ -49,9 +44,10 @@ class DoseReading:
     ----------
     label : str
         DoseSummationType as written in the file ('' when absent).
-    reading : str
-        ``"total"``, ``"per-fraction"`` or ``""`` (undecided: ``refusal`` says why, or the
-        label is one that is neither, e.g. BEAM).
+    reading : Summation or None
+        :attr:`Summation.COURSE_TOTAL` or :attr:`Summation.PER_FRACTION`
+        (:mod:`dosecalc.summation`), or None: undecided (``refusal`` says why) or a label
+        that states neither (BEAM, MULTI_PLAN..., left to the summation rule).
     source : str
         ``"label"`` (the file's DoseSummationType), ``"plan"`` (the RTPLAN's beam doses
         contradict the label and win) or ``"option"`` (given by the user, ``dose_is``).
@@ -71,7 +67,7 @@ class DoseReading:
     """
 
     label: str
-    reading: str
+    reading: Summation | None
     source: str = "label"
     status: str = "not checked"
     fractions: int | None = None
@@ -82,7 +78,7 @@ class DoseReading:
     @property
     def overrides_label(self) -> bool:
         """True when the reading used is not the label's own (plan evidence or option)."""
-        return self.source != "label" and self.reading in READINGS
+        return self.source != "label" and self.reading is not None
 
     @property
     def text(self) -> str:
@@ -90,8 +86,8 @@ class DoseReading:
         label = self.label or "(absent)"
         if self.refusal:
             return f"dose reading undecided (DoseSummationType {label}): {self.refusal}"
-        what = {READING_TOTAL: "the course total", READING_PER_FRACTION: "dose per fraction"}.get(
-            self.reading, f"neither a course total nor a dose per fraction ({label})")
+        what = {Summation.COURSE_TOTAL: "the course total", Summation.PER_FRACTION: "dose per fraction"}.get(
+            self.reading, f"what DoseSummationType {label} states")
         if self.source == "option":
             why = f"given by the user (dose_is / --dose-is); DoseSummationType {label}"
             if self.status == "contradicts" or self.status == "agrees":

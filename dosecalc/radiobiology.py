@@ -44,7 +44,7 @@ from .errors import FrameOfReferenceError, ParameterError
 from .model import DoseGrid
 from .provenance import DoseProvenance
 from .quantity import DoseKind, DoseQuantity
-from .summation import Summation, classify
+from .summation import Summation
 
 __all__ = [
     "RadiobiologyWarning",
@@ -220,12 +220,14 @@ def _source_scale(grid: DoseGrid, n: int) -> tuple[float, str]:
         raise ParameterError(
             f"dose grid DoseType is {grid.dose_type} (quantity {grid.quantity!r}); BED/EQD2 "
             "conversion needs PHYSICAL dose (converting a converted dose twice is wrong)")
-    from .dose_reading import reading_scale
+    from .dose_reading import grid_summation, reading_sentence
 
-    chosen = reading_scale(grid, n)
-    if chosen is not None:
-        return chosen
-    how = classify(grid.summation_type)
+    how = grid_summation(grid)  # the summation rule, with the loader's RTPLAN cross-check
+    why = reading_sentence(grid)
+    if why:
+        if how is Summation.PER_FRACTION:
+            return float(n), f"source {why}: multiplied by {n} fractions"
+        return 1.0, f"source {why} (course total)"
     if how is Summation.PER_FRACTION:
         return float(n), (f"source DoseSummationType FRACTION (dose per fraction) "
                           f"multiplied by {n} fractions")

@@ -21,6 +21,9 @@ import pytest
 import dosecalc
 from dosecalc.errors import ParameterError
 from dosecalc.radiobiology import RadiobiologyWarning
+from dosecalc.summation import Summation
+
+TOTAL, PER_FX = Summation.COURSE_TOTAL, Summation.PER_FRACTION
 
 sys.path.insert(0, str(Path(__file__).parent))
 from dicom_factory import rtdose_dataset, rtplan_dataset, rtstruct_dataset, save, square  # noqa: E402
@@ -67,7 +70,7 @@ def test_fraction_label_on_a_course_total_is_read_as_the_total(tmp_path):
     case = dosecalc.load(write_pair(tmp_path, d_iso=31.0, summation="FRACTION",
                                     groups=[{"fractions": 5, "beams": beams(3.1)}]))
     r = case.dose.reading
-    assert (r.status, r.reading, r.source) == ("contradicts", "total", "plan")
+    assert (r.status, r.reading, r.source) == ("contradicts", TOTAL, "plan")
     assert case.dose.summation_type == "FRACTION"  # the label itself is never rewritten
     assert any("contradict" in n and "FRACTION" in n for n in case.notes)
     eq = case.eqd2(3.0)
@@ -81,7 +84,7 @@ def test_fraction_label_that_agrees_changes_nothing(tmp_path):
     case = dosecalc.load(write_pair(tmp_path, d_iso=6.2, summation="FRACTION",
                                     groups=[{"fractions": 5, "beams": beams(3.1)}]))
     r = case.dose.reading
-    assert (r.status, r.reading, r.source) == ("agrees", "per-fraction", "label")
+    assert (r.status, r.reading, r.source) == ("agrees", PER_FX, "label")
     assert not r.overrides_label
     eq = case.eqd2(3.0)
     np.testing.assert_allclose(eq.values_gy, eqd2_truth(5 * case.dose.values_gy, 5, 3.0), rtol=1e-12)
@@ -93,7 +96,7 @@ def test_plan_label_on_a_dose_per_fraction_is_read_per_fraction(tmp_path):
     case = dosecalc.load(write_pair(tmp_path, d_iso=2.105, summation="PLAN", fractions=None,
                                     groups=[{"fractions": 35, "beams": beams(2.105 / 5, k=5)}]))
     r = case.dose.reading
-    assert (r.status, r.reading) == ("contradicts", "per-fraction")
+    assert (r.status, r.reading) == ("contradicts", PER_FX)
     eq = case.eqd2(10.0)
     np.testing.assert_allclose(eq.values_gy, eqd2_truth(35 * case.dose.values_gy, 35, 10.0), rtol=1e-12)
 
@@ -101,7 +104,7 @@ def test_plan_label_on_a_dose_per_fraction_is_read_per_fraction(tmp_path):
 def test_plan_label_that_agrees(tmp_path):
     case = dosecalc.load(write_pair(tmp_path, d_iso=73.68, summation="PLAN", fractions=None,
                                     groups=[{"fractions": 35, "beams": beams(2.105 / 5, k=5)}]))
-    assert (case.dose.reading.status, case.dose.reading.reading) == ("agrees", "total")
+    assert (case.dose.reading.status, case.dose.reading.reading) == ("agrees", TOTAL)
     eq = case.eqd2(3.0)
     np.testing.assert_allclose(eq.values_gy, eqd2_truth(case.dose.values_gy, 35, 3.0), rtol=1e-12)
 
@@ -111,7 +114,7 @@ def test_no_specification_point_keeps_the_label(tmp_path):
     case = dosecalc.load(write_pair(tmp_path, d_iso=31.0, summation="FRACTION",
                                     groups=[{"fractions": 5, "beams": beams(3.1, point=None)}]))
     r = case.dose.reading
-    assert (r.status, r.reading, r.source) == ("not checked", "per-fraction", "label")
+    assert (r.status, r.reading, r.source) == ("not checked", PER_FX, "label")
     assert "no BeamDose" in r.evidence[0]
     # believed, the label makes 31 Gy x 5: the EQD2 guard says so (1258 Gy at a/b 3)
     with pytest.warns(RadiobiologyWarning, match="implausible EQD2"):
@@ -132,7 +135,7 @@ def test_several_beams_sum_at_their_common_point(tmp_path):
     pts = [(0.3, ISO), (1.0, ISO), (2.0, ISO), (2.9, ISO)]
     case = dosecalc.load(write_pair(tmp_path, d_iso=31.0, summation="FRACTION",
                                     groups=[{"fractions": 5, "beams": pts}]))
-    assert case.dose.reading.reading == "total"
+    assert case.dose.reading.reading is TOTAL
     assert "6.2 Gy per fraction, 31 Gy course total" in case.dose.reading.evidence[0]
 
 
@@ -142,7 +145,7 @@ def test_inconclusive_point_keeps_the_label_with_a_note(tmp_path):
     case = dosecalc.load(write_pair(tmp_path, d_iso=12.0, summation="FRACTION",
                                     groups=[{"fractions": 5, "beams": beams(3.1)}]))
     r = case.dose.reading
-    assert (r.status, r.reading, r.source) == ("inconclusive", "per-fraction", "label")
+    assert (r.status, r.reading, r.source) == ("inconclusive", PER_FX, "label")
     assert any("inconclusive" in n for n in case.notes)
 
 
@@ -159,7 +162,7 @@ def test_ambiguous_evidence_refuses_and_the_option_decides(tmp_path):
                groups=[{"fractions": 5, "beams": beams(3.1)}],
                reference_points=[(5 * d_pt * 5, pt)])  # per fraction there = 5 d_pt: fits neither
     case = dosecalc.load(folder)
-    assert case.dose.reading.reading == "total"  # the extra point fits neither: no conflict
+    assert case.dose.reading.reading is TOTAL  # the extra point fits neither: no conflict
     folder2 = tmp_path / "amb2"
     folder2.mkdir()
     # prescription P at pt with P / 5 = d_pt: that point says "per fraction", the beams "total"
@@ -168,7 +171,7 @@ def test_ambiguous_evidence_refuses_and_the_option_decides(tmp_path):
                reference_points=[(5 * d_pt, pt)])
     case = dosecalc.load(folder2)
     r = case.dose.reading
-    assert r.status == "ambiguous" and r.reading == ""
+    assert r.status == "ambiguous" and r.reading is None
     with pytest.raises(ParameterError) as err:
         case.eqd2(3.0)
     msg = str(err.value)
@@ -176,7 +179,7 @@ def test_ambiguous_evidence_refuses_and_the_option_decides(tmp_path):
     with pytest.raises(ParameterError, match="--dose-is"):
         dosecalc.check(case, "hcc-oligoprogression")
     chosen = dosecalc.load(folder2, dose_is="per-fraction")
-    assert (chosen.dose.reading.reading, chosen.dose.reading.source) == ("per-fraction", "option")
+    assert (chosen.dose.reading.reading, chosen.dose.reading.source) == (PER_FX, "option")
     with pytest.warns(RadiobiologyWarning, match="implausible EQD2"):
         eq = chosen.eqd2(3.0)
     np.testing.assert_allclose(eq.values_gy, eqd2_truth(5 * chosen.dose.values_gy, 5, 3.0), rtol=1e-12)
@@ -186,7 +189,7 @@ def test_the_option_overrides_agreeing_evidence_and_says_so(tmp_path):
     case = dosecalc.load(write_pair(tmp_path, d_iso=6.2, summation="FRACTION",
                                     groups=[{"fractions": 5, "beams": beams(3.1)}]), dose_is="total")
     r = case.dose.reading
-    assert (r.reading, r.source) == ("total", "option")
+    assert (r.reading, r.source) == (TOTAL, "option")
     assert "differs from the RTPLAN's evidence" in r.evidence[0]
     assert "given by the user" in r.text
     np.testing.assert_allclose(case.eqd2(3.0).values_gy, eqd2_truth(case.dose.values_gy, 5, 3.0), rtol=1e-12)
@@ -270,12 +273,12 @@ def test_reports_say_the_reading(tmp_path):
     folder = write_pair(tmp_path / "c", d_iso=31.0, summation="FRACTION",
                         groups=[{"fractions": 5, "beams": beams(3.1)}])
     info = json.loads(_cli("info", folder, "--format", "json").stdout)
-    assert info["dose"]["reading"]["reading"] == "total"
+    assert info["dose"]["reading"]["reading"] == "course total"
     assert "contradict" in info["dose"]["reading"]["text"]
     table = _cli("dvh", folder).stdout
     assert "read as the course total" in table and "PER FRACTION" not in table
     js = json.loads(_cli("dvh", folder, "--format", "json").stdout)
-    assert js["settings"]["dose_reading"]["reading"] == "total"
+    assert js["settings"]["dose_reading"]["reading"] == "course total"
     chk = _cli("check", folder, "--protocol", "hcc-oligoprogression", "--format", "json")
     assert any("read as the course total" in n for n in json.loads(chk.stdout)["notes"])
     chosen = _cli("dvh", folder, "--dose-is", "per-fraction", "--format", "json")

@@ -159,7 +159,7 @@ def format_table(rep: dict) -> str:
         notes.append("note: the RTDOSE is DoseType ERROR: values are an estimate of the dose ERROR, "
                      "not dose")
     reading = rep.get("settings", {}).get("dose_reading") or {}
-    if reading.get("reading") == "per-fraction" and rep.get("settings", {}).get("dose_quantity") == "dose":
+    if reading.get("reading") == "per fraction" and rep.get("settings", {}).get("dose_quantity") == "dose":
         # the grid holds dose per fraction: never let it read as the course total
         notes.append("note: doses are PER FRACTION, not the course total: " + reading["text"])
     elif reading.get("text") and (reading.get("source") != "label" or reading.get("refusal")

@@ -136,7 +136,7 @@ def _reading(r) -> dict | None:
     """The grid's reading (course total / per fraction) as plain data, or None."""
     if r is None:
         return None
-    return {"reading": r.reading or None, "source": r.source, "status": r.status, "label": r.label,
+    return {"reading": None if r.reading is None else r.reading.value, "source": r.source, "status": r.status, "label": r.label,
             "fractions": r.fractions, "evidence": list(r.evidence), "refusal": r.refusal or None,
             "warnings": list(r.warnings), "text": r.text}
 

@@ -79,20 +79,20 @@ def _total_dose(case, n: int | None):
     if grid.dose_type != "PHYSICAL" or grid.quantity != "dose":
         raise ParameterError(f"protocol checks need PHYSICAL dose; the dose grid is DoseType "
                              f"{grid.dose_type} ({grid.quantity}) from {grid.source_path or 'memory'}")
-    from ..dose_reading import reading_scale
+    from ..dose_reading import grid_summation, reading_sentence
 
-    chosen = reading_scale(grid, n or 1)
-    if chosen is not None:
-        if chosen[0] == 1.0 and grid.reading.reading == "total":
-            return grid, chosen[1], ""
+    how = grid_summation(grid)  # the rule of dosecalc.summation, with the RTPLAN cross-check
+    why = reading_sentence(grid)
+    if why:
+        if how is Summation.COURSE_TOTAL:
+            return grid, why, ""
         if n is None:
-            return None, "", (f"the dose grid is read as dose per fraction ({grid.reading.text}) and the "
-                              "number of fractions is unknown: give --fractions")
-        scale, text = reading_scale(grid, n)
-        total = grid.with_values(grid.values_gy * scale, summation_type="PLAN",
-                                 description=f"{grid.description}; {text} (protocol check)".lstrip("; "))
-        return total, text, ""
-    how = classify(grid.summation_type)  # the rule of dosecalc.summation
+            return None, "", (f"the dose grid is {why} and the number of fractions is unknown: "
+                              "give --fractions")
+        total = grid.with_values(grid.values_gy * how.total_factor(n), summation_type="PLAN",
+                                 description=f"{grid.description}; {why} x {n} fractions "
+                                             "(protocol check)".lstrip("; "))
+        return total, f"dose grid {why}: multiplied by {n} fractions to the course total", ""
     if how is Summation.PER_FRACTION:
         if n is None:
             return None, "", ("the dose grid is dose per fraction (DoseSummationType FRACTION) and the "
@@ -115,12 +115,11 @@ def _total_dose(case, n: int | None):
 def _per_fraction(grid) -> bool:
     """Whether the grid holds dose per fraction: the dose reading (plan evidence or the
     user's --dose-is) when it overrides the label, else DoseSummationType FRACTION."""
-    from ..dose_reading import READING_PER_FRACTION
+    from ..dose_reading import grid_summation
 
-    r = getattr(grid, "reading", None)
-    if r is not None and not r.refusal and r.overrides_label:
-        return r.reading == READING_PER_FRACTION
-    return classify(grid.summation_type) is Summation.PER_FRACTION
+    if getattr(grid, "reading", None) is not None and grid.reading.refusal:
+        return classify(grid.summation_type) is Summation.PER_FRACTION
+    return grid_summation(grid) is Summation.PER_FRACTION
 
 
 def _fractions(case, fractions) -> tuple[int | None, str, list[str]]:
@@ -164,7 +163,7 @@ def resolve_inputs(case, proto: Protocol, fractions, child_pugh, labs, prescript
     else:
         cls = cp.cls
     total, dose_desc, dose_reason = _total_dose(case, n)
-    if dose_desc and ("FRACTION" in dose_desc or "RTPLAN" in dose_desc or "dose_is" in dose_desc):
+    if dose_desc and ("FRACTION" in dose_desc or "read as" in dose_desc):
         notes.append(dose_desc)
     reading = None if case.dose is None else case.dose.reading
     if reading is not None:
