@@ -216,7 +216,8 @@ def cross_check(grid: DoseGrid, plan: Plan | None, *, dose_is=None) -> DoseReadi
     evidence: list[str] = []
     votes: set = set()  # Summation members, or "both" (one fraction: the readings coincide)
     status = "not checked"
-    checked = grid.dose_type == "PHYSICAL" and plan is not None and label in ("FRACTION", "PLAN", "")
+    checked = (grid.dose_type == "PHYSICAL" and grid.quantity == "dose" and plan is not None
+               and label in ("FRACTION", "PLAN", ""))
     if checked:
         points, fractions, scope = _expectations(grid, plan)  # type: ignore[arg-type]
         if not points:
@@ -283,7 +284,7 @@ def cross_check(grid: DoseGrid, plan: Plan | None, *, dose_is=None) -> DoseReadi
 def plausibility(grid: DoseGrid, reading: DoseReading | None, prescription_gy: float | None) -> list[str]:
     """Warnings on a physical grid that no real course produces (module docstring)."""
     out = []
-    if grid.dose_type != "PHYSICAL" or not grid.values_gy.size:
+    if grid.dose_type != "PHYSICAL" or grid.quantity != "dose" or not grid.values_gy.size:
         return out
     mx = grid.max_gy
     where = grid.source_path or "the dose grid"

@@ -63,3 +63,34 @@ def test_prism_volume_nelms_cylinder(nelms_dir):
     ss, _ = read_rtstruct(nelms_dir / "structures" / "Cylinder_20_0.dcm")
     s = next(x for x in ss if x.has_volume)
     assert structure_volume_cc(s) == pytest.approx(np.pi * 144 * 26 / 1000, rel=0.01)
+
+
+def test_info_on_a_relative_dose(tmp_path, capsys):
+    """A DoseUnits RELATIVE grid: info shows its header as fractions of the implicit
+    reference without --prescription (other commands refuse it), and in Gy with it.
+    Truth: the stored values 0..0.5 (value x DoseGridScaling) written by the factory, x 40 Gy."""
+    path = fac.save(fac.rtdose_dataset(lambda p: 0.25 + 0.0 * p[..., 0], units="RELATIVE", scaling=1e-5),
+                    tmp_path / "rd.dcm")
+    assert main(["info", str(path), "--format", "json"]) == 0
+    d = json.loads(capsys.readouterr().out)["dose"]
+    assert d["quantity"] == "RELATIVE" and d["max_gy"] == pytest.approx(0.25)
+    assert main(["info", str(path)]) == 0
+    assert "relative: 1 = the implicit reference dose" in capsys.readouterr().out
+    assert main(["info", str(path), "--prescription", "40", "--format", "json"]) == 0
+    d = json.loads(capsys.readouterr().out)["dose"]
+    assert d["quantity"] == "dose" and d["max_gy"] == pytest.approx(10.0)
+    assert main(["dvh", str(path)]) == 2  # a DVH in Gy needs the reference dose
+    assert "RELATIVE" in capsys.readouterr().err
+
+
+def test_info_on_pydicoms_relative_beam_dose(capsys):
+    """A vendor-anonymised RTDOSE shipped with pydicom (rtdose.dcm: DoseUnits RELATIVE,
+    DoseSummationType BEAM, 15 frames of 10 x 10): its header is summarised.  Truth: the
+    file's own attributes (Rows/Columns/NumberOfFrames, PixelSpacing, frame offsets)."""
+    from pydicom.data import get_testdata_file
+
+    path = get_testdata_file("rtdose.dcm")
+    assert main(["info", path, "--format", "json"]) == 0
+    d = json.loads(capsys.readouterr().out)["dose"]
+    assert d["shape_xyz"] == [10, 10, 15] and d["spacing_mm"] == [10.0, 10.0, 5.0]
+    assert d["quantity"] == "RELATIVE" and d["summation_type"] == "BEAM"

@@ -27,6 +27,9 @@ def register(parser) -> None:
     parser.add_argument("--format", choices=("table", "json"), default="table", help="output format")
     parser.add_argument("--plan", default=None,
                         help="plan SOP instance UID, plan label or RTDOSE/RTSTRUCT path when several plans")
+    parser.add_argument("--prescription", type=float, default=None, metavar="GY",
+                        help="reference dose in Gy of a DoseUnits RELATIVE grid (without it such a grid "
+                             "is shown as fractions of its implicit reference)")
     add_dose_is(parser)
 
 
@@ -41,7 +44,8 @@ def add_dose_is(parser) -> None:
 def run(args) -> int:
     from ..io.load import load
 
-    case = load(*args.paths, plan=args.plan, dose_is=args.dose_is)
+    case = load(*args.paths, plan=args.plan, dose_is=args.dose_is, prescription_gy=args.prescription,
+                keep_relative=True)
     summary = case_summary(case)
     if args.format == "json":
         sys.stdout.write(json.dumps(summary, indent=2) + "\n")
@@ -158,7 +162,10 @@ def format_table(s: dict) -> str:
         lines.append(f"  grid {_fmt3(d['shape_xyz'])} voxels (x, y, z), spacing {_fmt3(d['spacing_mm'])} mm")
         lines.append("  extent " + ", ".join(f"{a} {lo:.1f}..{hi:.1f}" for a, (lo, hi) in zip("xyz", d["extent_mm"]))
                      + " mm")
-        lines.append(f"  dose {d['min_gy']:.3f}..{d['max_gy']:.3f} Gy, DoseType {d['dose_type']}, "
+        unit = "Gy" if d["quantity"] == "dose" else (
+            "(relative: 1 = the implicit reference dose; give --prescription GY)"
+            if d["quantity"] == "RELATIVE" else d["quantity"])
+        lines.append(f"  dose {d['min_gy']:.3f}..{d['max_gy']:.3f} {unit}, DoseType {d['dose_type']}, "
                      f"summation {d['summation_type']}" + (f" ({d['description']})" if d["description"] else ""))
         if d.get("reading"):
             lines.append(f"  {d['reading']['text']}")

@@ -26,7 +26,7 @@ from .select import select
 
 
 def load(*paths, plan: str | None = None, prescription_gy: float | None = None,
-         dose_is: str | None = None) -> Case:
+         dose_is: str | None = None, keep_relative: bool = False) -> Case:
     """Load one plan's dose, structures, plan and CT geometry.
 
     Parameters
@@ -49,6 +49,10 @@ def load(*paths, plan: str | None = None, prescription_gy: float | None = None,
         By default the label is cross-checked against the RTPLAN's beam doses
         (:mod:`dosecalc.dose_reading`); the reading used is recorded on the grid
         (``case.dose.reading``) and said in the notes when it is not the label's.
+    keep_relative : bool
+        A DoseUnits RELATIVE grid without ``prescription_gy`` is kept as fractions of its
+        implicit reference (``quantity`` ``"RELATIVE"``) instead of refused; for header
+        summaries (``dosecalc info``).  Nothing downstream takes it for Gy.
 
     Returns
     -------
@@ -97,7 +101,8 @@ def load(*paths, plan: str | None = None, prescription_gy: float | None = None,
 
     dose = None
     if sel.doses:
-        grids = [read_rtdose(h.path, prescription_gy=prescription_gy) for h in sel.doses]
+        grids = [read_rtdose(h.path, prescription_gy=prescription_gy, keep_relative=keep_relative)
+                 for h in sel.doses]
         dose = sum_beam_doses(grids) if len(grids) > 1 else grids[0]
         notes += _dose_notes(dose)
         dose, reading_notes = _read_dose_as(dose, plan_obj, dose_is)

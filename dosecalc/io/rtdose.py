@@ -208,7 +208,7 @@ def _mask_bits(arr: np.ndarray, bits_stored: int, signed: bool) -> np.ndarray:
     return a
 
 
-def read_rtdose(path, *, prescription_gy: float | None = None, ds=None) -> DoseGrid:
+def read_rtdose(path, *, prescription_gy: float | None = None, ds=None, keep_relative: bool = False) -> DoseGrid:
     """Read an RT Dose file into a :class:`DoseGrid` in Gy, (z, y, x) along +z, +y, +x.
 
     Parameters
@@ -219,6 +219,10 @@ def read_rtdose(path, *, prescription_gy: float | None = None, ds=None) -> DoseG
         Reference dose (Gy) for DoseUnits RELATIVE; required for such files.
     ds : pydicom Dataset, optional
         The dataset if already read.
+    keep_relative : bool
+        Without ``prescription_gy``, keep a RELATIVE grid's values as fractions of the
+        implicit reference dose (``quantity`` ``"RELATIVE"``, never labelled Gy) instead
+        of refusing it: for a header summary such as ``dosecalc info``.
 
     Returns
     -------
@@ -231,10 +235,10 @@ def read_rtdose(path, *, prescription_gy: float | None = None, ds=None) -> DoseG
     path = str(path)
     if ds is None:
         ds = read_dataset(path)
-    return guarded("RT Dose", path, _read, ds, path, prescription_gy)
+    return guarded("RT Dose", path, _read, ds, path, prescription_gy, keep_relative)
 
 
-def _read(ds, path: str, prescription_gy: float | None) -> DoseGrid:
+def _read(ds, path: str, prescription_gy: float | None, keep_relative: bool = False) -> DoseGrid:
     nr = _int_attr(ds, "Rows", path)
     nc = _int_attr(ds, "Columns", path)
     nf = _int_attr(ds, "NumberOfFrames", path, default=1)
@@ -284,7 +288,12 @@ def _read(ds, path: str, prescription_gy: float | None) -> DoseGrid:
                          path=path)
 
     description = str(ds.get("DoseComment", "") or "")
-    if units == "RELATIVE":
+    relative_kept = False
+    if units == "RELATIVE" and prescription_gy is None and keep_relative:
+        factor, relative_kept = scaling, True
+        note = "DoseUnits RELATIVE kept as fractions of the implicit reference dose (no prescription given)"
+        description = f"{description}; {note}" if description else note
+    elif units == "RELATIVE":
         if prescription_gy is None:
             raise DicomError("DoseUnits is RELATIVE (dose relative to an implicit reference); pass "
                              "prescription_gy to convert it to Gy", path=path)
@@ -328,6 +337,8 @@ def _read(ds, path: str, prescription_gy: float | None) -> DoseGrid:
             origin[a] += extent[a]
     values.setflags(write=False)  # DoseGrid keeps a read-only array without copying it
     quantity, model = _effective_quantity(ds, dose_type)
+    if relative_kept:
+        quantity = "RELATIVE"
     plan_refs = ds.get("ReferencedRTPlanSequence") or []
     ss_refs = ds.get("ReferencedStructureSetSequence") or []
     return DoseGrid(
