@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import warnings
 from collections import OrderedDict
+
+import numpy as np
 from typing import Iterable
 
 from .dvh import DEFAULT_BIN_GY, DVH, DVHWarning
@@ -214,13 +216,52 @@ def case_dvh(case: Case, name, *, dose: DoseGrid | None = None, prescription_gy:
     })
     if grid.model:
         settings["dose_model"] = grid.model.to_dict()
-    extremes = None
-    if grid.quantity == "dose" and len(mask.corners_mm):
-        # Min/Max over the prism's corners too: cell samples sit up to half a cell inside
-        extremes = grid.sample(mask.corners_mm)
+    minmax, how = _extremes(case, target, grid, mask, dose_s, vol_s)
     return DVH.from_samples(dose_s, vol_s, name=_display_name(target), outside_cc=mask.outside_cc,
                             prescription_gy=prescription_gy, quantity=grid.quantity,
-                            settings=settings, mode=mode, bin_gy=bin_gy, extremes_gy=extremes)
+                            settings=settings, mode=mode, bin_gy=bin_gy, minmax_gy=minmax,
+                            minmax_source=how)
+
+
+def _extremes(case, target, grid, mask, dose_s, vol_s):
+    """(Min, Max) and how they were found (see :mod:`dosecalc.extremes`).
+
+    A plain ROI in physical dose with right-prism geometry: the extremes of the
+    trilinear dose over the exact prism (corners, edges split at grid lines, grid nodes
+    inside, at slab ends and dose planes).  Otherwise (derived structures, shape
+    interpolation, converted dose): cell samples covering at least
+    MINMAX_FRACTION_TOL of their cell, widened by the prism corners where known."""
+    from .extremes import prism_extremes, sample_extremes
+
+    cell_cc = float(np.prod(mask.spacing_mm)) / 1000.0
+    if (isinstance(target, Structure) and grid.quantity == "dose"
+            and mask.settings.get("interpolation") == "prism"):
+        prep = _prepared(case, target, grid, mask.settings.get("end_cap", "half"))
+        lo, hi, n = prism_extremes(prep.x, prep.y, prep.poly_start, prep.plane_start, prep.sign,
+                                   prep.lo, prep.hi, mask.corners_mm, grid)
+        if n:
+            return (lo, hi), "prism geometry: corners, edges at grid lines, grid nodes inside"
+    lo, hi = sample_extremes(dose_s, vol_s, cell_cc)
+    how = "cell samples covering >= 1e-6 of a cell"
+    if grid.quantity == "dose" and len(mask.corners_mm):
+        c = grid.sample(mask.corners_mm)
+        c = c[np.isfinite(c)]
+        if c.size and np.isfinite(lo):
+            lo, hi = min(lo, float(c.min())), max(hi, float(c.max()))
+            how += " and prism corners"
+    return (lo, hi), how
+
+
+def _prepared(case, target, grid, end_cap):
+    """The structure's flattened contours and slabs (cached beside the masks)."""
+    from .masks import prepare
+
+    key = (target.number, target.name, grid.spacing_mm[2], end_cap)
+    cache = case._cache.setdefault("analysis.prepared", {})
+    prep = cache.get(key)
+    if prep is None:
+        prep = cache[key] = prepare(target, grid, end_cap)
+    return prep
 
 
 def case_dvhs(case: Case, names: Iterable | None = None, **options) -> dict[str, DVH]:

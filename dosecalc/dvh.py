@@ -182,7 +182,8 @@ class DVH:
     def from_samples(cls, dose_gy, volume_cc, *, name: str = "", outside_cc: float = 0.0,
                      prescription_gy: float | None = None, quantity: str = "dose",
                      settings: dict | None = None, mode: str = "auto",
-                     bin_gy: float = DEFAULT_BIN_GY, extremes_gy=None) -> "DVH":
+                     bin_gy: float = DEFAULT_BIN_GY, extremes_gy=None, minmax_gy=None,
+                     minmax_source: str = "") -> "DVH":
         """Build a DVH from weighted dose samples.
 
         Parameters
@@ -212,6 +213,10 @@ class DVH:
             Further point doses inside the structure (e.g. at the corners of its prism
             geometry, :func:`dosecalc.masks.prism_vertex_doses`).  They widen Min and
             Max only; the curve is built from the weighted samples alone.
+        minmax_gy : (float, float), optional
+            Min and Max found otherwise (the exact extremes over the structure's geometry,
+            :mod:`dosecalc.extremes`): they replace the samples' extremes (and
+            ``extremes_gy`` is not used); ``minmax_source`` says how they were found.
 
         Returns
         -------
@@ -300,7 +305,10 @@ class DVH:
         # Keep the mean inside [Min, Max] despite the last-bit rounding of the sums.
         if n_used:
             mean = min(max(mean, dmin), dmax)
-            if extremes_gy is not None:
+            if minmax_gy is not None and all(math.isfinite(float(m)) for m in minmax_gy):
+                dmin, dmax = float(minmax_gy[0]), float(minmax_gy[1])
+                info["extremes"] = minmax_source or "given"
+            elif extremes_gy is not None:
                 ext = np.asarray(extremes_gy, dtype=np.float64).ravel()
                 ext = ext[np.isfinite(ext)]
                 if ext.size:
