@@ -224,19 +224,20 @@ def case_dvh(case: Case, name, *, dose: DoseGrid | None = None, prescription_gy:
 
 
 def _extremes(case, target, grid, mask, dose_s, vol_s):
-    """(Min, Max) and how they were found (see :mod:`dosecalc.extremes`).
+    """(Min, Max) and how they were found (see :mod:`dosecalc.masks.extremes`).
 
     A plain ROI in physical dose with right-prism geometry: the extremes of the
     trilinear dose over the exact prism (corners, edges split at grid lines, grid nodes
     inside, at slab ends and dose planes).  Otherwise (derived structures, shape
     interpolation, converted dose): cell samples covering at least
     MINMAX_FRACTION_TOL of their cell, widened by the prism corners where known."""
-    from .extremes import prism_extremes, sample_extremes
+    from .masks.extremes import prism_extremes, sample_extremes
 
     cell_cc = float(np.prod(mask.spacing_mm)) / 1000.0
     if (isinstance(target, Structure) and grid.quantity == "dose"
             and mask.settings.get("interpolation") == "prism"):
-        prep = _prepared(case, target, grid, mask.settings.get("end_cap", "half"))
+        prep = _prepared(case, target, grid, mask.settings.get("end_cap", "half"),
+                         mask.settings.get("gap_factor", 1.5) != float("inf"))
         lo, hi, n = prism_extremes(prep.x, prep.y, prep.poly_start, prep.plane_start, prep.sign,
                                    prep.lo, prep.hi, mask.corners_mm, grid)
         if n:
@@ -252,15 +253,15 @@ def _extremes(case, target, grid, mask, dose_s, vol_s):
     return (lo, hi), how
 
 
-def _prepared(case, target, grid, end_cap):
+def _prepared(case, target, grid, end_cap, split_gaps=True):
     """The structure's flattened contours and slabs (cached beside the masks)."""
     from .masks import prepare
 
-    key = (target.number, target.name, grid.spacing_mm[2], end_cap)
+    key = (target.number, target.name, grid.spacing_mm[2], end_cap, split_gaps)
     cache = case._cache.setdefault("analysis.prepared", {})
     prep = cache.get(key)
     if prep is None:
-        prep = cache[key] = prepare(target, grid, end_cap)
+        prep = cache[key] = prepare(target, grid, end_cap, split_gaps)
     return prep
 
 

@@ -183,7 +183,7 @@ def derived_mask(case, expression, grid: DoseGrid | None = None, options: MaskOp
         if not s.has_volume:
             raise ParameterError(f"derived structure {target.name!r}: operand {s.name!r} has no closed "
                                  "planar contours (no volume)")
-    preps = {id(s): masks.prepare(s, grid, end_cap) for s in target.operands}
+    preps = {id(s): masks.prepare(s, grid, end_cap, opts.split_gaps) for s in target.operands}
 
     def evaluate(k):
         leaf = {id(s): masks.mask_from_prepared(preps[id(s)], grid, k, end_cap, interpolation)

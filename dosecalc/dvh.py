@@ -215,7 +215,7 @@ class DVH:
             Max only; the curve is built from the weighted samples alone.
         minmax_gy : (float, float), optional
             Min and Max found otherwise (the exact extremes over the structure's geometry,
-            :mod:`dosecalc.extremes`): they replace the samples' extremes (and
+            :mod:`dosecalc.masks.extremes`): they replace the samples' extremes (and
             ``extremes_gy`` is not used); ``minmax_source`` says how they were found.
 
         Returns

@@ -20,7 +20,7 @@ __all__ = ["MaskOptions", "END_CAPS", "INTERPOLATIONS", "DEFAULT_INTERPOLATION",
 END_CAPS = ("half", "none")
 INTERPOLATIONS = ("prism", "shape")
 DEFAULT_INTERPOLATION = "prism"
-_FIELDS = ("supersample", "end_cap", "interpolation")
+_FIELDS = ("supersample", "end_cap", "interpolation", "split_gaps")
 
 
 @dataclass(frozen=True)
@@ -37,13 +37,21 @@ class MaskOptions:
         Slab extension beyond the first and last contour plane.
     interpolation : {"prism", "shape"}
         Shape between planes: right prisms, or shape-based interpolation.
+    split_gaps : bool
+        True (default): consecutive contour planes more than 1.5 x the structure's
+        median plane spacing apart are a gap, each side ending with a half-spacing cap.
+        False: every plane's slab reaches halfway to its neighbours whatever the distance
+        (sparse "helper" ROIs drawn on a few planes only).
     """
 
     supersample: Any = "auto"
     end_cap: str = "half"
     interpolation: str = DEFAULT_INTERPOLATION
+    split_gaps: bool = True
 
     def __post_init__(self) -> None:
+        if not isinstance(self.split_gaps, bool):
+            raise ParameterError(f"split_gaps must be True or False, got {self.split_gaps!r}")
         if self.end_cap not in END_CAPS:
             raise ParameterError(f"end_cap must be one of {END_CAPS}, got {self.end_cap!r}")
         if self.interpolation not in INTERPOLATIONS:
@@ -52,7 +60,7 @@ class MaskOptions:
     @classmethod
     def from_kwargs(cls, options: "MaskOptions | None" = None, /, **kwargs) -> "MaskOptions":
         """A record from keyword arguments (``supersample``, ``end_cap``,
-        ``interpolation``), optionally on top of ``options``.
+        ``interpolation``, ``split_gaps``), optionally on top of ``options``.
 
         Raises
         ------
@@ -76,11 +84,11 @@ class MaskOptions:
             hash(ss)
         except TypeError:
             ss = repr(ss)
-        return (ss, self.end_cap, self.interpolation)
+        return (ss, self.end_cap, self.interpolation, self.split_gaps)
 
     def to_dict(self) -> dict:
         return {"supersample": self.supersample, "end_cap": self.end_cap,
-                "interpolation": self.interpolation}
+                "interpolation": self.interpolation, "split_gaps": self.split_gaps}
 
 
 DEFAULT = MaskOptions()

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from dosecalc.errors import ContourError, ParameterError
+from dosecalc.mask_options import MaskOptions
 from dosecalc.masks import auto_supersample, mask_samples, structure_mask
 from dosecalc.model import ContourPlane, DoseGrid, Structure
 
@@ -227,3 +228,23 @@ def test_same_result_with_1_and_2_threads():
         assert p.returncode == 0, p.stderr
         res.append(json.loads(p.stdout))
     assert res[0] == res[1]
+
+
+def test_gap_split_rule_and_switch():
+    """Truth: closed form.  A 10 x 10 mm square on planes z = 0, 3, 6, 15, 18 mm (median
+    spacing 3 mm; 6 -> 15 is a gap, more than 1.5 x 3 mm): with the gap rule the slabs
+    are [-1.5, 7.5] and [13.5, 19.5] (15 mm, 1.5 cc); without it every slab reaches
+    halfway to its neighbour, [-1.5, 19.5] (21 mm, 2.1 cc)."""
+    from dosecalc.masks import structure_volume_cc
+
+    sq = np.array([[0.0, 0.0], [10.0, 0.0], [10.0, 10.0], [0.0, 10.0]])
+    s = Structure(1, "Helper", planes=tuple(ContourPlane(z, (sq,)) for z in (0.0, 3.0, 6.0, 15.0, 18.0)))
+    g = DoseGrid(np.zeros((14, 8, 8)), (-2.0, -2.0, -3.0), (2.0, 2.0, 2.0))
+    assert structure_volume_cc(s) == pytest.approx(1.5)
+    assert structure_volume_cc(s, split_gaps=False) == pytest.approx(2.1)
+    assert structure_mask(s, g).volume_cc == pytest.approx(1.5)
+    m = structure_mask(s, g, options=MaskOptions(split_gaps=False))
+    assert m.volume_cc == pytest.approx(2.1) and m.settings["gap_factor"] == float("inf")
+    assert float(m.fraction.sum()) * m.cell_volume_cc + m.outside_cc == pytest.approx(2.1)
+    with pytest.raises(ParameterError, match="split_gaps"):
+        MaskOptions(split_gaps="no")

@@ -81,6 +81,10 @@ def register(parser) -> None:
                         help="DVHs of the voxel-wise BED at this alpha/beta (Gy)")
     parser.add_argument("--fractions", type=int, default=None, metavar="N",
                         help="number of fractions for --eqd2/--bed (default: the RTPLAN's)")
+    parser.add_argument("--no-gap-split", action="store_true",
+                        help="do not split a structure where its contour planes are more than 1.5 x its "
+                             "median spacing apart (sparse helper ROIs): every slab reaches halfway to "
+                             "the next plane")
     parser.add_argument("--compare-stored", action="store_true",
                         help="print the planning system's DVHs stored in the RTDOSE (DVHSequence) beside "
                              "ours, with the difference per metric (ours - stored)")
@@ -290,6 +294,8 @@ def run(args) -> int:
     for s in specs:
         parse_metric(s)  # a malformed spec fails before any file is read
     mask_options = {"supersample": _supersample(args.supersample), "end_cap": args.end_cap}
+    if args.no_gap_split:
+        mask_options["split_gaps"] = False
     case = load(*args.paths, plan=args.plan, prescription_gy=args.prescription, dose_is=args.dose_is)
     from ..errors import ParameterError
 

@@ -17,7 +17,9 @@ Geometry rules (what "the structure" is)
 * Gaps: when two consecutive planes are more than ``1.5 x`` the median spacing apart,
   the structure is taken to be two pieces: each side of the gap ends as an end of the
   structure does (``end_cap`` rule with half the median spacing), rather than stretching
-  each slab across half the gap.
+  each slab across half the gap.  ``split_gaps=False`` (CLI ``--no-gap-split``) turns the
+  rule off: a sparse "helper" ROI drawn on every third plane with one plane skipped
+  (planes 0, 3, 6, 15, 18 mm) is then one piece of 21 mm instead of two of 15 mm in all.
 * ``volume_cc`` is the volume of the structure under these rules, computed from the
   contours alone (shoelace areas x slab thicknesses), including any part outside the
   dose grid; ``outside_cc`` is the part of it beyond ``DoseGrid.bounds_mm``.  The mask

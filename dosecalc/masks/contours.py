@@ -104,7 +104,7 @@ def slab_bounds(z_mm: np.ndarray, end_cap: str = "half", single_thickness_mm: fl
 
 
 def structure_volume_cc(structure: Structure, end_cap: str = "half",
-                        single_thickness_mm: float = 0.0) -> float:
+                        single_thickness_mm: float = 0.0, split_gaps: bool = True) -> float:
     """A structure's volume (cc) under the mask geometry rules, without a dose grid.
 
     Same slabs, end caps, gap rule and even-odd plane areas as :func:`structure_mask`, so
@@ -115,20 +115,23 @@ def structure_volume_cc(structure: Structure, end_cap: str = "half",
         raise ParameterError(f"end_cap must be one of {END_CAPS}, got {end_cap!r}")
     if not structure.planes:
         return 0.0
-    return Prepared(structure, None, end_cap, single_thickness_mm).volume_cc
+    return Prepared(structure, None, end_cap, single_thickness_mm, split_gaps).volume_cc
 
 
 class Prepared:
     """Contours of one structure in flat arrays, with topology and slabs (mm)."""
 
     def __init__(self, structure: Structure, grid: DoseGrid | None, end_cap: str,
-                 single_thickness_mm: float | None = None):
+                 single_thickness_mm: float | None = None, split_gaps: bool = True):
         self.name = structure.name
         x, y, ps, pls, z = _flatten(structure)
         self.x, self.y, self.poly_start, self.plane_start, self.z = x, y, ps, pls, z
         if single_thickness_mm is None:
             single_thickness_mm = grid.spacing_mm[2]
-        self.lo, self.hi = slab_bounds(z, end_cap, single_thickness_mm=single_thickness_mm)
+        # the gap rule off: no spacing is a gap (every slab reaches halfway to its neighbour)
+        self.gap_factor = GAP_FACTOR if split_gaps else float("inf")
+        self.lo, self.hi = slab_bounds(z, end_cap, single_thickness_mm=single_thickness_mm,
+                                       gap_factor=self.gap_factor)
         # Topology on coordinates relative to the structure's own centre keeps the
         # shoelace sums well conditioned.
         self.cx = float(np.mean(x)) if len(x) else 0.0
@@ -164,9 +167,9 @@ class Prepared:
                                 np.concatenate([self.lo[plane_of_v], self.hi[plane_of_v]])])
 
 
-def prepare(structure: Structure, grid: DoseGrid, end_cap: str = "half") -> Prepared:
+def prepare(structure: Structure, grid: DoseGrid, end_cap: str = "half", split_gaps: bool = True) -> Prepared:
     """Flatten and analyse a structure's contours once (topology, slabs, volume)."""
-    return Prepared(structure, grid, end_cap)
+    return Prepared(structure, grid, end_cap, None, split_gaps)
 
 
 def box_voxels(prep: Prepared, grid: DoseGrid) -> int:

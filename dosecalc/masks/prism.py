@@ -8,7 +8,7 @@ import numpy as np
 
 from ..kernels.raster import rasterise
 from ..model import DoseGrid
-from .contours import GAP_FACTOR, Prepared
+from .contours import Prepared
 from .lattice import StructureMask
 from .scanline import FALLBACK_SUBROWS, fill_fallback_planes
 
@@ -22,7 +22,7 @@ def prism_mask(prep: Prepared, grid: DoseGrid, k: int, box, supersample, end_cap
     (ox, oy, oz), (dx, dy, dz) = grid.origin_mm, grid.spacing_mm
     iz0, iz1, iy0, iy1, ix0, ix1 = box
     settings = {"supersample": k, "supersample_requested": supersample, "end_cap": end_cap,
-                "interpolation": "prism", "gap_factor": GAP_FACTOR,
+                "interpolation": "prism", "gap_factor": prep.gap_factor,
                 "fallback_planes": int(prep.fallback.sum()), "fallback_subrows": FALLBACK_SUBROWS}
     hx, hy, hz = dx / k, dy / k, dz / k
     shape = (max(iz1 - iz0, 0) * k, max(iy1 - iy0, 0) * k, max(ix1 - ix0, 0) * k)

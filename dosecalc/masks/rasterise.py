@@ -51,7 +51,7 @@ def structure_mask(structure: Structure, grid: DoseGrid, *, supersample="auto", 
     if not structure.has_volume:
         raise ContourError(f"structure {structure.name!r} has no closed planar contours, so no volume "
                            "(CLOSED_PLANAR contours expected)")
-    prep = prepare(structure, grid, end_cap)
+    prep = prepare(structure, grid, end_cap, options.split_gaps)
     return mask_from_prepared(prep, grid, supersample, end_cap, interpolation)
 
 

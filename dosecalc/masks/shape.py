@@ -36,7 +36,7 @@ import numpy as np
 from ..kernels.raster import rasterise
 from ..kernels.sdf import accumulate_shape, edge_distance_band, edge_distance_cells
 from ..model import DoseGrid
-from .contours import GAP_FACTOR, Prepared
+from .contours import Prepared
 from .lattice import StructureMask, unclipped_range
 from .scanline import FALLBACK_SUBROWS, fill_fallback_planes, scanline_crossings
 
@@ -288,7 +288,7 @@ def shape_mask(prep: Prepared, grid: DoseGrid, k: int, box, supersample, end_cap
     if outside <= 1e-9 * max(volume, 1e-12):
         outside = 0.0
     settings = {"supersample": k, "supersample_requested": supersample, "end_cap": end_cap,
-                "interpolation": "shape", "gap_factor": GAP_FACTOR,
+                "interpolation": "shape", "gap_factor": prep.gap_factor,
                 "fallback_planes": int(prep.fallback.sum()), "fallback_subrows": FALLBACK_SUBROWS,
                 "shape_tip_ratio": SHAPE_TIP_RATIO, "shape_band_cells": SHAPE_BAND_CELLS}
     return StructureMask(

@@ -59,7 +59,7 @@ def prism_extremes(x, y, poly_start, plane_start, sign, lo_mm, hi_mm, corners_mm
     (min, max, n) : float, float, int
         NaN, NaN when no point lies inside the dose grid.
     """
-    from .kernels.extremes import count_edge_points, edge_points, nodes_inside_plane
+    from ..kernels.extremes import count_edge_points, edge_points, nodes_inside_plane
 
     (ox, oy, oz), (dx, dy, dz) = grid.origin_mm, grid.spacing_mm
     nz, ny, nx = grid.shape
