@@ -67,6 +67,10 @@ REAL_EXPORTS = {
     "brainlab_srs": ("dicomhandler", "0.0.1", "Examples"),
     # Varian Eclipse breast plan whose RTDOSE carries the planning system's DVHSequence.
     "eclipse_breast": ("dicompyler-core", "0.5.6", "tests/testdata/example_data"),
+    # Elekta Monaco (CMS) RTPLAN templates (no dose): BeamDose with BeamDoseSpecificationPoint.
+    "monaco_plans": ("pymedphys", "0.41.0", "lib/pymedphys/_experimental/serviceplans/templates"),
+    # Varian ARIA RT Ion Plans (proton, Eclipse; no dose): BeamDose without specification points.
+    "aria_ion_plans": ("pymchelper", "2.9.6", "tests/res/dicom"),
 }
 
 

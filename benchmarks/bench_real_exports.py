@@ -24,6 +24,22 @@ same files (dcmread, every ContourData to a float array, dose pixel array x scal
 divided by ``dosecalc.load``; ``numpy_reference_over_load_and_dvhs_*`` =
 :func:`_common.numpy_reference_s` on the dose grid's size divided by load + all DVHs.
 
+Further public real RT files (sources recorded in ``_common.REAL_EXPORTS``):
+
+* ``monaco_plans`` - pymedphys 0.41.0 sdist, Elekta Monaco (CMS) RTPLAN templates: BeamDose
+  with BeamDoseSpecificationPoint per beam (0, 0, 0), 1 or 2 fractions.
+* ``aria_ion_plans`` - pymchelper 2.9.6 sdist, two Varian ARIA/Eclipse RT Ion Plans:
+  BeamDose per beam but no specification point (nothing to cross-check).
+* pydicom's own ``rtplan.dcm`` / ``rtdose.dcm`` (anonymised vendor; installed with
+  pydicom): a DoseUnits RELATIVE, DoseSummationType BEAM dose and a 30-fraction plan
+  whose BeamDose is specified at the target reference point.
+
+For every RTPLAN we report what the dose cross-check can use (fraction groups, BeamDose,
+specification points, dose reference points) and, where a dose comes with it, the
+reading decided (``case.dose.reading``).  For the Brainlab plan (no stored DVHs) the
+Min/Max of its small ROIs (< 2 cc) are compared with a plain-numpy brute force of our
+own (0.1 mm lattice, even-odd inside test, numpy trilinear).
+
 Quick mode (CI): both exports, Brainlab warm timing once and no cold-compile run; skips
 (``{"skipped": reason, ...}``) when the sdists cannot be downloaded.
 """
@@ -45,7 +61,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import DownloadError, best_of, numpy_reference_s, real_export, rt_files
+from _common import REAL_EXPORTS, DownloadError, best_of, numpy_reference_s, real_export, rt_files
 
 PERCENTS = (95.0, 50.0, 5.0)
 
@@ -292,6 +308,141 @@ def brainlab(folder: Path, quick: bool) -> dict:
     return res
 
 
+def plan_evidence(path) -> dict:
+    """What an RTPLAN offers the dose cross-check (dosecalc.io.rtplan)."""
+    import pydicom
+    from dosecalc.io.rtplan import read_rtplan
+
+    plan, notes = read_rtplan(path)
+    ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
+    return {
+        "file": Path(path).name, "manufacturer": str(ds.get("Manufacturer", "")),
+        "model": str(ds.get("ManufacturerModelName", "")), "software": str(ds.get("SoftwareVersions", "")),
+        "fractions": plan.fractions, "fractions_reason": plan.fractions_reason,
+        "groups": [{"number": g.number, "fractions": g.fractions, "dose_per_fraction_gy": g.dose_per_fraction_gy,
+                    "beams": [{"beam": b.beam_number, "dose_gy": b.dose_gy,
+                               "specification_point_mm": b.specification_point_mm} for b in g.beams]}
+                   for g in plan.fraction_groups],
+        "dose_references": [{"number": r.number, "type": r.reference_type, "structure_type": r.structure_type,
+                             "prescription_gy": r.prescription_gy, "point_mm": r.point_mm}
+                            for r in plan.dose_references],
+        "notes": notes,
+    }
+
+
+def dose_reading(folder: Path) -> dict:
+    import dosecalc
+
+    case = dosecalc.load(folder)
+    r = case.dose.reading
+    return {"status": r.status, "reading": None if r.reading is None else r.reading.value,
+            "source": r.source, "fractions": r.fractions, "evidence": list(r.evidence), "text": r.text}
+
+
+def _inside_prism(s, pts) -> np.ndarray:
+    """Even-odd inside test of points (N, 3) against the prism geometry (plain numpy)."""
+    z = s.z_planes_mm
+    d = np.diff(z)
+    med = float(np.median(d)) if d.size else 0.0
+    gap = d > 1.5 * med
+    mid = 0.5 * (z[1:] + z[:-1])
+    lo = np.empty_like(z)
+    hi = np.empty_like(z)
+    lo[0], hi[-1] = z[0] - med / 2, z[-1] + med / 2
+    hi[:-1] = np.where(gap, z[:-1] + med / 2, mid)
+    lo[1:] = np.where(gap, z[1:] - med / 2, mid)
+    keep = np.zeros(len(pts), dtype=bool)
+    for k, plane in enumerate(s.planes):
+        sel = np.nonzero((pts[:, 2] >= lo[k]) & (pts[:, 2] <= hi[k]))[0]
+        if not sel.size:
+            continue
+        ins = np.zeros(sel.size, dtype=bool)
+        px, py = pts[sel, 0], pts[sel, 1]
+        for poly in plane.polygons:
+            xa, ya = poly[:, 0], poly[:, 1]
+            xb, yb = np.roll(xa, -1), np.roll(ya, -1)
+            for i in range(len(xa)):
+                cross = (ya[i] > py) != (yb[i] > py)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    xc = xa[i] + (py - ya[i]) * (xb[i] - xa[i]) / (yb[i] - ya[i])
+                ins ^= cross & (px < xc)
+        keep[sel] |= ins
+    return keep
+
+
+def _trilinear_numpy(grid, pts) -> np.ndarray:
+    f = (pts - np.array(grid.origin_mm)) / np.array(grid.spacing_mm)
+    n = np.array(grid.shape[::-1], dtype=float)
+    f = np.clip(f, 0.0, n - 1.0)
+    i0 = np.minimum(np.floor(f).astype(int), (n - 2).astype(int))
+    w = f - i0
+    v = grid.values_gy
+    out = np.zeros(len(pts))
+    for dz in (0, 1):
+        for dy in (0, 1):
+            for dx in (0, 1):
+                wt = ((w[:, 0] if dx else 1 - w[:, 0]) * (w[:, 1] if dy else 1 - w[:, 1])
+                      * (w[:, 2] if dz else 1 - w[:, 2]))
+                out += wt * v[i0[:, 2] + dz, i0[:, 1] + dy, i0[:, 0] + dx]
+    return out
+
+
+def brute_min_max(case, s, step=0.1) -> tuple[float, float]:
+    """Plain-numpy Min/Max of the trilinear dose over a small ROI's prism (lattice)."""
+    xy = np.concatenate([p for pl in s.planes for p in pl.polygons])
+    z = s.z_planes_mm
+    med = float(np.median(np.diff(z))) if len(z) > 1 else case.dose.spacing_mm[2]
+    xs = np.arange(xy[:, 0].min(), xy[:, 0].max() + step, step)
+    ys = np.arange(xy[:, 1].min(), xy[:, 1].max() + step, step)
+    zs = np.arange(z[0] - med / 2, z[-1] + med / 2 + 1e-9, step)
+    lo, hi = np.inf, -np.inf
+    for zz in zs:
+        X, Y = np.meshgrid(xs, ys)
+        pts = np.column_stack([X.ravel(), Y.ravel(), np.full(X.size, zz)])
+        pts = pts[_inside_prism(s, pts)]
+        if len(pts):
+            d = _trilinear_numpy(case.dose, pts)
+            lo, hi = min(lo, float(d.min())), max(hi, float(d.max()))
+    return lo, hi
+
+
+def brainlab_min_max(folder: Path, max_cc: float = 2.0) -> dict:
+    import dosecalc
+
+    case = dosecalc.load(folder)
+    out = {}
+    for s in case.structures:
+        if not s.has_volume or len(s.planes) < 2:
+            continue
+        dvh = case.dvh(s.number)
+        if dvh.volume_cc > max_cc or dvh.outside_cc > 0:
+            continue
+        lo, hi = brute_min_max(case, s)
+        out[f"{s.number}:{s.name}"] = {"volume_cc": dvh.volume_cc, "min_gy": dvh.min_gy, "max_gy": dvh.max_gy,
+                                       "brute_min_gy": lo, "brute_max_gy": hi,
+                                       "d_min_gy": dvh.min_gy - lo, "d_max_gy": dvh.max_gy - hi}
+    return out
+
+
+def other_sources() -> dict:
+    """The plan-only exports and pydicom's own RT files: what the cross-check can use."""
+    from pydicom.data import get_testdata_file
+
+    out: dict = {}
+    for key in ("monaco_plans", "aria_ion_plans"):
+        try:
+            folder = real_export(key)
+        except DownloadError as exc:
+            out[key] = {"skipped": str(exc)}
+            continue
+        dist, version, inner = REAL_EXPORTS[key]
+        out[key] = {"source": f"{dist} {version} sdist, {inner}",
+                    "plans": [plan_evidence(p) for p in sorted(folder.glob("*.dcm"))]}
+    out["pydicom_test_files"] = {"source": "pydicom (installed) data/test_files",
+                                 "plans": [plan_evidence(get_testdata_file("rtplan.dcm"))]}
+    return out
+
+
 def run(quick: bool) -> dict:
     try:
         breast_dir = real_export("eclipse_breast")
@@ -300,6 +451,10 @@ def run(quick: bool) -> dict:
         return {"skipped": str(exc), "timings_s": {}, "ratios": {}}
     breast = compare_breast(breast_dir)
     brain = brainlab(brain_dir, quick)
+    brain["min_max_vs_brute_force"] = brainlab_min_max(brain_dir)
+    brain["dose_reading"] = dose_reading(brain_dir)
+    brain["plan_evidence"] = plan_evidence(rt_files(brain_dir)["RTPLAN"][0])
+    breast["plan_evidence"] = plan_evidence(rt_files(breast_dir)["RTPLAN"][0])
     breast_files = rt_files(breast_dir)
     breast_base = pydicom_baseline_s(breast_files)
     timings = {
@@ -325,6 +480,7 @@ def run(quick: bool) -> dict:
         },
         "eclipse_breast": breast,
         "brainlab_srs": brain,
+        "other_sources": other_sources(),
     }
 
 

@@ -234,10 +234,8 @@ def _extremes(case, target, grid, mask, dose_s, vol_s):
     from .masks.extremes import prism_extremes, sample_extremes
 
     cell_cc = float(np.prod(mask.spacing_mm)) / 1000.0
-    if (isinstance(target, Structure) and grid.quantity == "dose"
-            and mask.settings.get("interpolation") == "prism"):
-        prep = _prepared(case, target, grid, mask.settings.get("end_cap", "half"),
-                         mask.settings.get("gap_factor", 1.5) != float("inf"))
+    if isinstance(target, Structure) and grid.quantity == "dose" and mask.prism is not None:
+        prep = mask.prism
         lo, hi, n = prism_extremes(prep.x, prep.y, prep.poly_start, prep.plane_start, prep.sign,
                                    prep.lo, prep.hi, mask.corners_mm, grid)
         if n:
@@ -251,18 +249,6 @@ def _extremes(case, target, grid, mask, dose_s, vol_s):
             lo, hi = min(lo, float(c.min())), max(hi, float(c.max()))
             how += " and prism corners"
     return (lo, hi), how
-
-
-def _prepared(case, target, grid, end_cap, split_gaps=True):
-    """The structure's flattened contours and slabs (cached beside the masks)."""
-    from .masks import prepare
-
-    key = (target.number, target.name, grid.spacing_mm[2], end_cap, split_gaps)
-    cache = case._cache.setdefault("analysis.prepared", {})
-    prep = cache.get(key)
-    if prep is None:
-        prep = cache[key] = prepare(target, grid, end_cap, split_gaps)
-    return prep
 
 
 def case_dvhs(case: Case, names: Iterable | None = None, **options) -> dict[str, DVH]:

@@ -1,22 +1,24 @@
-"""Candidate points for the extremes of a trilinear dose over a right-prism structure
-(numba kernels; no DICOM, no I/O).
+"""Extremes of a trilinear dose over a right-prism structure (numba kernels; no DICOM,
+no I/O).
 
 Inside one dose cell the dose is trilinear, and a prism slab cut by the cell is a
 polytope whose faces are the slab ends (z = const), the contour's lateral faces
 (vertical) and the cell's faces.  A trilinear function restricted to such a piece takes
-its extremes on the piece's boundary, at places this module lists:
+its extremes on the piece's boundary, at places these kernels visit:
 
-* grid lines: along a vertical line the dose is linear between dose planes, so the
-  lateral surface needs only the slab ends and the dose planes between them;
-* contour edges: split at every x and y grid line, an edge piece at fixed z carries a
-  quadratic (bilinear along a line); :func:`edge_points` puts 5 points on each piece
-  (ends, quarters, middle), enough to pin a quadratic's extremum within 1/32 of the
-  piece's curvature term;
-* grid nodes inside the contour (:func:`nodes_inside_plane`, even-odd crossings along
-  each node row), at the slab ends and at every dose plane inside the slab.
+* vertical lines: along one the dose is linear between dose planes, so a point of the
+  lateral surface or of the inside needs only the slab ends and the dose planes between
+  them (:func:`_column`);
+* contour edges (:func:`edge_extremes`): split at every x and y grid line, an edge piece
+  at fixed z carries a quadratic (bilinear along a line); each piece is visited at its
+  start, quarters and middle, which pins a quadratic's extremum within 1/32 of the
+  piece's curvature term (the piece's end is the next piece's start, the edge's end the
+  next vertex, i.e. a prism corner);
+* grid nodes inside the contour (:func:`node_extremes`, even-odd crossings along each
+  node row).
 
-The caller adds the prism corners (contour vertices at the slab ends) and evaluates the
-dose at all points.
+Dose is evaluated as :func:`dosecalc.kernels.interp.trilinear_points` does (edge value in
+the grid's outer half voxel; points beyond the grid are skipped).
 """
 
 from __future__ import annotations
@@ -24,110 +26,142 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .interp import _interp_one
 
-@njit(cache=True)
-def nodes_inside_plane(x, y, poly_start, c0, c1, sign, gx0, gdx, nx, gy0, gdy, ny, out):
-    """Mark the grid nodes (gx0 + i gdx, gy0 + j gdy) inside the even-odd union of the
-    contours c0..c1-1 whose ``sign`` is not 0; ``out`` (ny, nx) bool, set to True there."""
-    nmax = 0
-    for c in range(c0, c1):
-        nmax += poly_start[c + 1] - poly_start[c]
-    xs = np.empty(nmax + 1, dtype=np.float64)
-    for j in range(ny):
-        yj = gy0 + j * gdy
-        n = 0
-        for c in range(c0, c1):
-            if sign[c] == 0.0:
-                continue
-            s = poly_start[c]
-            e = poly_start[c + 1]
-            for a in range(s, e):
-                b = a + 1 if a + 1 < e else s
-                ya = y[a]
-                yb = y[b]
-                if (ya <= yj) != (yb <= yj):
-                    xs[n] = x[a] + (yj - ya) * (x[b] - x[a]) / (yb - ya)
-                    n += 1
-        if n < 2:
-            continue
-        xs_sorted = np.sort(xs[:n])
-        for m in range(0, n - 1, 2):
-            lo = (xs_sorted[m] - gx0) / gdx
-            hi = (xs_sorted[m + 1] - gx0) / gdx
-            i0 = int(np.ceil(lo))
-            i1 = int(np.floor(hi))
-            if i0 < 0:
-                i0 = 0
-            if i1 > nx - 1:
-                i1 = nx - 1
-            for i in range(i0, i1 + 1):
-                out[j, i] = True
+
+@njit(cache=True, inline="always")
+def _column(values, fx, fy, z_lo, z_hi, oz, dz, acc):
+    """Visit the vertical segment at fractional (fx, fy), z in [z_lo, z_hi] (mm): its ends
+    and every dose plane between; ``acc`` = [min, max, count]."""
+    nz = values.shape[0]
+    for z in (z_lo, z_hi):
+        v = _interp_one(values, fx, fy, (z - oz) / dz, np.nan)
+        if v == v:
+            if v < acc[0]:
+                acc[0] = v
+            if v > acc[1]:
+                acc[1] = v
+            acc[2] += 1.0
+    k0 = int(np.floor((z_lo - oz) / dz)) + 1
+    k1 = int(np.ceil((z_hi - oz) / dz)) - 1
+    if k0 < 0:
+        k0 = 0
+    if k1 > nz - 1:
+        k1 = nz - 1
+    for k in range(k0, k1 + 1):
+        v = _interp_one(values, fx, fy, float(k), np.nan)
+        if v == v:
+            if v < acc[0]:
+                acc[0] = v
+            if v > acc[1]:
+                acc[1] = v
+            acc[2] += 1.0
 
 
 @njit(cache=True)
-def _crossings(a, b, g0, gd):
-    """Parameters t in (0, 1) where a + t (b - a) crosses a grid line g0 + k gd."""
+def _crossings(a, b, g0, gd, out):
+    """Parameters t in (0, 1) where a + t (b - a) crosses a grid line g0 + k gd, written
+    to ``out``; returns how many."""
     if a == b:
-        return np.empty(0, dtype=np.float64)
+        return 0
     lo = min(a, b)
     hi = max(a, b)
     k0 = int(np.floor((lo - g0) / gd)) + 1
     k1 = int(np.ceil((hi - g0) / gd)) - 1
-    if k1 < k0:
-        return np.empty(0, dtype=np.float64)
-    out = np.empty(k1 - k0 + 1, dtype=np.float64)
-    for k in range(k0, k1 + 1):
-        out[k - k0] = (g0 + k * gd - a) / (b - a)
-    return out
-
-
-@njit(cache=True)
-def count_edge_points(x, y, poly_start, sign, gx0, gdx, gy0, gdy):
-    """Number of points :func:`edge_points` writes (4 per edge piece)."""
-    total = 0
-    for c in range(poly_start.size - 1):
-        if sign[c] == 0.0:
-            continue
-        s = poly_start[c]
-        e = poly_start[c + 1]
-        for a in range(s, e):
-            b = a + 1 if a + 1 < e else s
-            nx_ = _crossings(x[a], x[b], gx0, gdx).size
-            ny_ = _crossings(y[a], y[b], gy0, gdy).size
-            total += 4 * (1 + nx_ + ny_)
-    return total
-
-
-@njit(cache=True)
-def edge_points(x, y, poly_start, sign, gx0, gdx, gy0, gdy, out_x, out_y, out_poly):
-    """Points on every edge of the contours with ``sign`` != 0, split at the grid lines:
-    each piece [t0, t1) gets t0, t0 + q, t0 + 2q, t0 + 3q with q = (t1 - t0) / 4 (the piece's
-    end is the next piece's start, the edge's end the next vertex).  ``out_poly`` gets the
-    contour index of each point."""
     n = 0
+    for k in range(k0, k1 + 1):
+        if n >= out.size:
+            break
+        out[n] = (g0 + k * gd - a) / (b - a)
+        n += 1
+    return n
+
+
+@njit(cache=True)
+def edge_extremes(x, y, poly_start, plane_of_poly, sign, lo, hi, values, origin, spacing, acc):
+    """Min/max of the dose on every contour edge (sign != 0) at every height of its slab;
+    ``acc`` = [min, max, count] is updated."""
+    ox, oy, oz = origin[0], origin[1], origin[2]
+    dx, dy, dz = spacing[0], spacing[1], spacing[2]
+    nz, ny, nx = values.shape
+    buf = np.empty(nx + ny + 8, dtype=np.float64)
+    tx = np.empty(nx + 4, dtype=np.float64)
+    ty = np.empty(ny + 4, dtype=np.float64)
     for c in range(poly_start.size - 1):
         if sign[c] == 0.0:
             continue
+        p = plane_of_poly[c]
+        z_lo = lo[p]
+        z_hi = hi[p]
         s = poly_start[c]
         e = poly_start[c + 1]
         for a in range(s, e):
             b = a + 1 if a + 1 < e else s
-            tx = _crossings(x[a], x[b], gx0, gdx)
-            ty = _crossings(y[a], y[b], gy0, gdy)
-            ts = np.empty(tx.size + ty.size + 2, dtype=np.float64)
-            ts[0] = 0.0
-            ts[1:1 + tx.size] = tx
-            ts[1 + tx.size:1 + tx.size + ty.size] = ty
-            ts[-1] = 1.0
-            ts = np.sort(ts)
-            dx = x[b] - x[a]
-            dy = y[b] - y[a]
-            for p in range(ts.size - 1):
-                q = 0.25 * (ts[p + 1] - ts[p])
-                for m in range(4):
-                    t = ts[p] + m * q
-                    out_x[n] = x[a] + t * dx
-                    out_y[n] = y[a] + t * dy
-                    out_poly[n] = c
-                    n += 1
-    return n
+            n1 = _crossings(x[a], x[b], ox, dx, tx)
+            n2 = _crossings(y[a], y[b], oy, dy, ty)
+            m = n1 + n2 + 2
+            if m > buf.size:
+                buf = np.empty(2 * m, dtype=np.float64)
+            buf[0] = 0.0
+            buf[1:1 + n1] = tx[:n1]
+            buf[1 + n1:1 + n1 + n2] = ty[:n2]
+            buf[m - 1] = 1.0
+            ts = np.sort(buf[:m])
+            ex = x[b] - x[a]
+            ey = y[b] - y[a]
+            for q in range(m - 1):
+                step = 0.25 * (ts[q + 1] - ts[q])
+                for r in range(4):
+                    t = ts[q] + r * step
+                    _column(values, (x[a] + t * ex - ox) / dx, (y[a] + t * ey - oy) / dy,
+                            z_lo, z_hi, oz, dz, acc)
+
+
+@njit(cache=True)
+def node_extremes(x, y, poly_start, plane_start, sign, lo, hi, values, origin, spacing, acc):
+    """Min/max of the dose on the vertical lines through the grid nodes inside each plane's
+    contours (even-odd), over the plane's slab; ``acc`` = [min, max, count] is updated."""
+    ox, oy, oz = origin[0], origin[1], origin[2]
+    dx, dy, dz = spacing[0], spacing[1], spacing[2]
+    nz, ny, nx = values.shape
+    xs = np.empty(poly_start[-1] + 1, dtype=np.float64)
+    for p in range(plane_start.size - 1):
+        c0 = plane_start[p]
+        c1 = plane_start[p + 1]
+        ymin = np.inf
+        ymax = -np.inf
+        for c in range(c0, c1):
+            if sign[c] == 0.0:
+                continue
+            for a in range(poly_start[c], poly_start[c + 1]):
+                if y[a] < ymin:
+                    ymin = y[a]
+                if y[a] > ymax:
+                    ymax = y[a]
+        if ymax < ymin:
+            continue
+        j0 = max(int(np.ceil((ymin - oy) / dy)), 0)
+        j1 = min(int(np.floor((ymax - oy) / dy)), ny - 1)
+        for j in range(j0, j1 + 1):
+            yj = oy + j * dy
+            n = 0
+            for c in range(c0, c1):
+                if sign[c] == 0.0:
+                    continue
+                s = poly_start[c]
+                e = poly_start[c + 1]
+                for a in range(s, e):
+                    b = a + 1 if a + 1 < e else s
+                    ya = y[a]
+                    yb = y[b]
+                    if (ya <= yj) != (yb <= yj):
+                        xs[n] = x[a] + (yj - ya) * (x[b] - x[a]) / (yb - ya)
+                        n += 1
+            if n < 2:
+                continue
+            srt = np.sort(xs[:n])
+            for m in range(0, n - 1, 2):
+                i0 = max(int(np.ceil((srt[m] - ox) / dx)), 0)
+                i1 = min(int(np.floor((srt[m + 1] - ox) / dx)), nx - 1)
+                for i in range(i0, i1 + 1):
+                    _column(values, float(i), float(j), lo[p], hi[p], oz, dz, acc)

@@ -94,3 +94,58 @@ def test_brainlab_volumes_match_plain_numpy_prism_rule(bench):
         assert mask.volume_cc == pytest.approx(truth, rel=1e-6), s.name
         cell_cc = float(np.prod(mask.spacing_mm)) / 1000.0
         assert float(mask.fraction.sum()) * cell_cc + mask.outside_cc == pytest.approx(truth, rel=1e-6), s.name
+
+
+def test_eclipse_reference_point_confirms_the_plan_total(breast):
+    """Truth: the Eclipse RTPLAN's own COORDINATES dose reference (TargetPrescriptionDose
+    11.31 Gy at (91.9, -319.6, -5.8) mm): the RTDOSE (DoseSummationType PLAN) holds 11.31 Gy
+    there, so the cross-check finds the course total and agrees with the label."""
+    from dosecalc.summation import Summation
+
+    folder, case = breast
+    r = case.dose.reading
+    assert (r.status, r.reading, r.source) == ("agrees", Summation.COURSE_TOTAL, "label")
+    assert case.dose.sample([91.9182331220605, -319.57116385398, -5.7555046979658]) == pytest.approx(
+        11.3113869239676, abs=0.01)
+
+
+def test_brainlab_single_fraction_reference_points():
+    """Truth: the Brainlab RTPLAN's five COORDINATES references (24.5-25.8 Gy, 1 fraction):
+    the grid holds each within 0.5 %, and with one fraction both readings coincide."""
+    import dosecalc
+
+    case = dosecalc.load(_export("brainlab_srs"))
+    r = case.dose.reading
+    assert r.status == "agrees" and case.fractions == 1
+    for ref in case.plan.dose_references:
+        if ref.point_mm is not None:
+            assert case.dose.sample(list(ref.point_mm)) == pytest.approx(ref.prescription_gy, rel=0.005)
+
+
+def test_eclipse_min_max_of_organs_agree_with_eclipse(breast):
+    """Truth: Eclipse's stored DVHMinimumDose / DVHMaximumDose (its unit established from
+    the curve).  For the organs inside the grid (Breast, Heart, Lt Lung) our Min and Max,
+    the extremes of the trilinear dose over the prism geometry, agree within 0.2 Gy
+    (1.4 % of the 14 Gy prescription)."""
+    folder, case = breast
+    stored = case.stored_dvhs()
+    for name in ("Breast", "Heart", "Lt Lung"):
+        dvh = case.dvh(name)
+        assert dvh.min_gy == pytest.approx(stored[name].min_gy, abs=0.2), name
+        assert dvh.max_gy == pytest.approx(stored[name].max_gy, abs=0.2), name
+
+
+def test_pydicom_plan_beam_dose_times_fractions_is_the_target_prescription():
+    """Truth: pydicom's anonymised vendor RTPLAN (installed with pydicom): BeamDose
+    1.02754 Gy per fraction at the specification point x 30 fractions = 30.8262 Gy, the
+    TargetPrescriptionDose of the TARGET reference at that very point: BeamDose is per
+    fraction, TargetPrescriptionDose the course total, as dosecalc.dose_reading reads them."""
+    from pydicom.data import get_testdata_file
+
+    from dosecalc.io.rtplan import read_rtplan
+
+    plan, _ = read_rtplan(get_testdata_file("rtplan.dcm"))
+    (g,) = plan.fraction_groups
+    target = next(r for r in plan.dose_references if r.reference_type == "TARGET")
+    assert g.fractions == 30 and g.beams[0].specification_point_mm == target.point_mm
+    assert g.dose_per_fraction_gy * g.fractions == pytest.approx(target.prescription_gy, rel=1e-6)

@@ -49,6 +49,11 @@ class StructureMask:
         centres has its extremes over a prism there, while cell samples sit up to half a
         cell inside the surface; a DVH's Min and Max use both.  Empty when unknown (shape
         interpolation, intersections, differences).
+    prism : object or None
+        The prepared prism geometry (:class:`dosecalc.masks.contours.Prepared`: flat
+        contours, orientation signs, slabs in mm) of a prism ROI mask, kept so that the
+        DVH's Min and Max (:mod:`dosecalc.masks.extremes`) need no second preparation;
+        None otherwise.
     """
 
     name: str
@@ -60,6 +65,7 @@ class StructureMask:
     outside_cc: float
     settings: dict = field(default_factory=dict)
     corners_mm: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+    prism: object = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         c = np.array(self.corners_mm, dtype=np.float64).reshape(-1, 3)

@@ -56,4 +56,5 @@ def prism_mask(prep: Prepared, grid: DoseGrid, k: int, box, supersample, end_cap
         outside_cc=outside,
         settings=settings,
         corners_mm=prep.corners(),
+        prism=prep,
     )
