@@ -29,19 +29,25 @@ from numba import njit
 from .interp import _interp_one
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
+def _visit(values, fx, fy, fz, acc):
+    v = _interp_one(values, fx, fy, fz, np.nan)
+    if v == v:
+        if v < acc[0]:
+            acc[0] = v
+        if v > acc[1]:
+            acc[1] = v
+        acc[2] += 1.0
+
+
+@njit(cache=True)
 def _column(values, fx, fy, z_lo, z_hi, oz, dz, acc):
     """Visit the vertical segment at fractional (fx, fy), z in [z_lo, z_hi] (mm): its ends
-    and every dose plane between; ``acc`` = [min, max, count]."""
+    and every dose plane between; ``acc`` = [min, max, count].  (Plain calls, no inlining:
+    the kernels' cold compile time counts for ``dosecalc demo``.)"""
     nz = values.shape[0]
-    for z in (z_lo, z_hi):
-        v = _interp_one(values, fx, fy, (z - oz) / dz, np.nan)
-        if v == v:
-            if v < acc[0]:
-                acc[0] = v
-            if v > acc[1]:
-                acc[1] = v
-            acc[2] += 1.0
+    _visit(values, fx, fy, (z_lo - oz) / dz, acc)
+    _visit(values, fx, fy, (z_hi - oz) / dz, acc)
     k0 = int(np.floor((z_lo - oz) / dz)) + 1
     k1 = int(np.ceil((z_hi - oz) / dz)) - 1
     if k0 < 0:
@@ -49,13 +55,20 @@ def _column(values, fx, fy, z_lo, z_hi, oz, dz, acc):
     if k1 > nz - 1:
         k1 = nz - 1
     for k in range(k0, k1 + 1):
-        v = _interp_one(values, fx, fy, float(k), np.nan)
-        if v == v:
-            if v < acc[0]:
-                acc[0] = v
-            if v > acc[1]:
-                acc[1] = v
-            acc[2] += 1.0
+        _visit(values, fx, fy, float(k), acc)
+
+
+@njit(cache=True)
+def _insertion_sort(a, n):
+    """Sort a[:n] in place (few values: crossings of one edge or one node row; np.sort
+    would add seconds of cold compile time)."""
+    for i in range(1, n):
+        v = a[i]
+        j = i - 1
+        while j >= 0 and a[j] > v:
+            a[j + 1] = a[j]
+            j -= 1
+        a[j + 1] = v
 
 
 @njit(cache=True)
@@ -100,13 +113,14 @@ def edge_extremes(x, y, poly_start, plane_of_poly, sign, lo, hi, values, origin,
             n1 = _crossings(x[a], x[b], ox, dx, tx)
             n2 = _crossings(y[a], y[b], oy, dy, ty)
             m = n1 + n2 + 2
-            if m > buf.size:
-                buf = np.empty(2 * m, dtype=np.float64)
-            buf[0] = 0.0
-            buf[1:1 + n1] = tx[:n1]
-            buf[1 + n1:1 + n1 + n2] = ty[:n2]
-            buf[m - 1] = 1.0
-            ts = np.sort(buf[:m])
+            ts = buf
+            ts[0] = 0.0
+            for q in range(n1):
+                ts[1 + q] = tx[q]
+            for q in range(n2):
+                ts[1 + n1 + q] = ty[q]
+            ts[m - 1] = 1.0
+            _insertion_sort(ts, m)
             ex = x[b] - x[a]
             ey = y[b] - y[a]
             for q in range(m - 1):
@@ -159,7 +173,8 @@ def node_extremes(x, y, poly_start, plane_start, sign, lo, hi, values, origin, s
                         n += 1
             if n < 2:
                 continue
-            srt = np.sort(xs[:n])
+            _insertion_sort(xs, n)
+            srt = xs
             for m in range(0, n - 1, 2):
                 i0 = max(int(np.ceil((srt[m] - ox) / dx)), 0)
                 i1 = min(int(np.floor((srt[m + 1] - ox) / dx)), nx - 1)
