@@ -77,11 +77,11 @@ def main(argv: list[str] | None = None) -> int:
     if not debug:
         import warnings
 
-        def one_line(message, category, filename, lineno, file=None, line=None):
+        def warning_line(message, category=None, filename=None, lineno=None, file=None, line=None):
             # a physicist reads "warning: <what>", not a source file and line of dosecalc
             sys.stderr.write(f"dosecalc {args.command}: warning: {' '.join(str(message).split())}\n")
 
-        warnings.showwarning = one_line
+        warnings.showwarning = warning_line
     try:
         return int(args._run(args) or 0)
     except DoseCalcError as exc:
