@@ -136,6 +136,7 @@ def batch(paths, protocol, workers: int | None = None, client=None, *, out=None,
     from ..protocols.schema import load_protocol
 
     roots, timeout = _check_args(paths, workers, timeout, force, progress)
+    roots = _local_roots(roots)
     dose_is = parse_dose_is(dose_is)
     if not hasattr(protocol, "constraints"):
         protocol = load_protocol(protocol)
@@ -158,6 +159,17 @@ def batch(paths, protocol, workers: int | None = None, client=None, *, out=None,
     runner._iter = _run(runner, jobs, (protocol, fractions, child_pugh, fingerprint, dose_is, options), store,
                         force, workers, client, progress, timeout)
     return runner
+
+
+def _local_roots(roots: list) -> list:
+    """A DICOMweb archive URL becomes its materialised cohort folder (dosecalc.net)."""
+    from ..net import is_url
+
+    if not any(is_url(r) for r in roots):
+        return roots
+    from ..net.dicomweb import fetch_cohort
+
+    return [fetch_cohort(r) if is_url(r) else r for r in roots]
 
 
 def _refuse_root_as_out(out_path: Path, roots) -> None:

@@ -31,7 +31,8 @@ DESCRIPTION = (
 
 
 def register(p) -> None:
-    p.add_argument("root", metavar="ROOT", help="cohort folder")
+    p.add_argument("root", metavar="ROOT", help="cohort folder, or a DICOMweb service root "
+                   "http(s)://HOST:PORT/dicom-web (needs dosecalc[net])")
     p.add_argument("--protocol", required=True, metavar="ID|FILE", help="built-in protocol id or TOML file")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
     p.add_argument("--workers", type=int, default=None, metavar="N",
@@ -52,6 +53,10 @@ def register(p) -> None:
 
     add_matching_options(p)
     add_protocol_options(p)
+
+    from ..net.cli import register_source
+
+    register_source(p)
 
 
 _SCHEDULER = re.compile(r"(tcp|tls|inproc|ucx|ws|wss)://[^\s/:]+(:\d{1,5})?/?|[^\s/:]+:\d{1,5}")
@@ -95,6 +100,9 @@ def run(args) -> int:
     from .check import parse_mapping
 
     mapping = parse_mapping(args.map, args.map_file)
+    from ..net.cli import resolve_root
+
+    args.root = resolve_root(args)  # a DICOMweb archive becomes a local cohort folder
     client = _connect(args.scheduler) if args.scheduler else None
     timeout = DEFAULT_TIMEOUT_S if args.timeout is None else args.timeout
     counts: dict[str, int] = {}

@@ -38,6 +38,9 @@ def load(*paths, plan: str | None = None, prescription_gy: float | None = None,
         truncated RTDOSE, RTSTRUCT or RTPLAN, or a DICOM file cut before its SOP class
         can be read, raises :class:`~dosecalc.errors.TruncatedFileError`; a truncated CT
         slice or file of another class is skipped with a note.
+        A DICOMweb study URL (``http://HOST:PORT/dicom-web/studies/<StudyInstanceUID>``,
+        credentials as ``http://USER:PASSWORD@HOST...``) is fetched into a local cache
+        first (needs ``dosecalc[net]``; see :mod:`dosecalc.net.dicomweb`).
     plan : str, optional
         Which plan to load when the paths hold several: a plan SOP instance UID, a plan
         label, or the path of an RTDOSE or RTSTRUCT file.
@@ -81,6 +84,10 @@ def load(*paths, plan: str | None = None, prescription_gy: float | None = None,
         prescription_gy = p
     dose_is = parse_dose_is(dose_is)  # a bad choice fails before any file is read
     paths = check_paths(paths)
+    if any(isinstance(p, str) and p[:8].lower().startswith(("http://", "https://")) for p in paths):
+        from ..net.dicomweb import local_paths
+
+        paths = list(local_paths(paths))  # a DICOMweb study URL becomes a local folder
     where = ", ".join(display_path(p) for p in paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
     result = scan(paths)
     sel = select(result, plan, where)
