@@ -132,6 +132,8 @@ class Archive:
         web = require("dicomweb_client", "a DICOMweb source")
         self.url = base.rstrip("/")
         self.client = web.DICOMwebClient(url=self.url, headers=dict(headers or {}))
+        # a busy archive (429/503/504) gets 3 tries 0.2-0.8 s apart, not 5 up to 16 s apart
+        self.client.set_http_retry_params(retry=True, max_attempts=3, wait_exponential_multiplier=200)
         self.cache = Path(cache) if cache is not None else default_cache()
         self.instances = self.cache / "instances"
         # messages and file names never show the credentials of http://user:password@host
@@ -163,6 +165,25 @@ class Archive:
             raise DicomWebError(f"DICOMweb {self.base}: {what}: unexpected answer ({exc})") from exc
 
     # --- QIDO-RS ---------------------------------------------------------------------
+    def _search(self, what: str, fn, *args, page: int = 1000, **kwargs) -> list[dict]:
+        """Every result of a QIDO-RS search, page by page.  Not dicomweb-client's
+        get_remaining: a server that ignores ``offset`` (Orthanc's plugin 1.7 does when it
+        holds fewer results than the limit) would make it loop for ever; here a page with
+        nothing new ends the search."""
+        import json as _json
+
+        rows: list[dict] = []
+        seen: set[str] = set()
+        offset = 0
+        while True:
+            batch = self._call(what, fn, *args, limit=page, offset=offset, **kwargs) or []
+            new = [r for r in batch if _json.dumps(r, sort_keys=True) not in seen]
+            seen.update(_json.dumps(r, sort_keys=True) for r in new)
+            rows += new
+            if len(batch) < page or not new:
+                return rows
+            offset += len(batch)
+
     def find_studies(self, studies=(), since: str | None = None) -> list[str]:
         """StudyInstanceUIDs of the studies that hold an RTPLAN, sorted.
 
@@ -190,8 +211,8 @@ class Archive:
                                         + (f", or its StudyDate is before {since}" if date else ""))
                 found += rows
         else:
-            found = self._call("QIDO-RS search for studies", self.client.search_for_studies,
-                               search_filters=filters, fields=fields, get_remaining=True)
+            found = self._search("QIDO-RS search for studies", self.client.search_for_studies,
+                                 search_filters=filters, fields=fields)
         uids = set()
         for row in found:
             uid = str((_value(row, "0020000D") or [""])[0])
@@ -202,8 +223,8 @@ class Archive:
         return sorted(uids)
 
     def _series(self, study: str) -> dict[str, list[str]]:
-        rows = self._call(f"QIDO-RS series of study {study}", self.client.search_for_series,
-                          study, fields=["SeriesInstanceUID", "Modality"], get_remaining=True)
+        rows = self._search(f"QIDO-RS series of study {study}", self.client.search_for_series,
+                            study, fields=["SeriesInstanceUID", "Modality"])
         out: dict[str, list[str]] = {}
         for row in rows:
             uid = str((_value(row, "0020000E") or [""])[0])
@@ -213,8 +234,8 @@ class Archive:
         return out
 
     def _instances(self, study: str, series: str) -> list[str]:
-        rows = self._call(f"QIDO-RS instances of series {series}", self.client.search_for_instances,
-                          study, series, fields=["SOPInstanceUID"], get_remaining=True)
+        rows = self._search(f"QIDO-RS instances of series {series}", self.client.search_for_instances,
+                            study, series, fields=["SOPInstanceUID"])
         return sorted({str(u) for row in rows for u in _value(row, "00080018") if valid_uid(str(u))})
 
     # --- WADO-RS into the cache ----------------------------------------------------------
