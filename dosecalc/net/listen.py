@@ -29,7 +29,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..errors import DoseCalcError, ParameterError
-from ..io.scan import MODALITY_OF, one_line
+from ..io.scan import one_line
+from ..io.uids import MODALITY_OF
 from . import require
 from .store import InputSet, Store, valid_uid
 

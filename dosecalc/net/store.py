@@ -23,7 +23,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..io.scan import MODALITY_OF, Header, read_header
+from ..io.scan import Header, read_header
+from ..io.uids import MODALITY_OF
 
 PREFIX = {"CT": "CT", "RTSTRUCT": "RS", "RTPLAN": "RP", "RTDOSE": "RD"}
 # a DICOM UID (PS3.5 9.1): digits and dots, at most 64 characters; anything else could
