@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..errors import DoseCalcError, ParameterError
+from ..errors import DoseCalcError, OutputError, ParameterError
 from ..io.scan import one_line
 from ..io.uids import MODALITY_OF
 from . import require
@@ -290,13 +290,10 @@ class Node:
             return DOES_NOT_MATCH
         try:
             outcome = self.store.put(study, modality, sop_uid, event.encoded_dataset())
-        except OSError as exc:
-            reason = "disk full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "cannot write"
-            LOG.error(f"refused {modality} {sop_uid} from {who}: {reason} ({exc.strerror or exc}) in {self.store.studies}")
-            self._count(assoc, "refused")
-            return OUT_OF_RESOURCES
-        except DoseCalcError as exc:
-            LOG.error(f"refused {modality} {sop_uid} from {who}: {one_line(exc)}")
+        except (OSError, DoseCalcError) as exc:  # the atomic writer reports OSErrors as OutputError
+            code = getattr(exc, "errno", None) or getattr(exc.__cause__, "errno", None)
+            reason = "disk full" if code in (errno.ENOSPC, errno.EDQUOT) else "cannot write"
+            LOG.error(f"refused {modality} {sop_uid} from {who}: {reason} ({one_line(exc)}) in {self.store.studies}")
             self._count(assoc, "refused")
             return OUT_OF_RESOURCES
         if modality != "CT" or outcome == "replaced":  # CT slices are counted, not listed
@@ -378,8 +375,8 @@ class Node:
             texts = {fmt: render(report, fmt, colour=False) for fmt in ("csv", "html", "json")}
             for fmt in ("csv", "html", "json"):  # JSON last: its presence means "evaluated"
                 write_text(stem.with_suffix("." + fmt), texts[fmt])
-        except OSError as exc:
-            LOG.error(f"study {s.study_uid} plan '{s.label}': report not written ({exc.strerror or exc}); "
+        except (OSError, OutputError) as exc:
+            LOG.error(f"study {s.study_uid} plan '{s.label}': report not written ({one_line(exc)}); "
                       f"evaluated again when the study next receives a file")
             return
         self.evaluations += 1
