@@ -13,6 +13,12 @@ record only.  Ratios are oriented so that larger is better ("ours is N x faster"
 A benchmark that needs a download or a second environment sets ``IN_QUICK = False`` and
 runs only in full mode (or when named with ``--only``).
 
+Every run first prints the date, the machine and its load average, and each benchmark
+its start time and load average (kept in its result as ``load_average``): a figure
+measured on a busy machine says so.  A benchmark may return ``"summary"``, lines that
+state its figures as ratios to the baselines of the same run; they are printed as they
+are, and the README quotes only such printed figures.
+
 Results go to ``benchmarks/results/<name>.json`` (atomically) with machine information
 and the numba thread count.  Before overwriting, the previous file (in a clean clone:
 the committed one) is read and every ratio is printed as new/old.  The run fails (exit
@@ -54,6 +60,27 @@ def machine_info() -> dict:
     except (OSError, ValueError, IndexError):
         pass
     return info
+
+
+def load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages (None where the system has none): a figure
+    measured while other work runs says so."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
+def header(info: dict) -> str:
+    """One line saying when, where and under what load the figures were measured."""
+    load = load_average()
+    load_s = "n/a" if load is None else " ".join(f"{x:.2f}" for x in load)
+    mem = info.get("mem_total_kb")
+    mem_s = f", {mem / 1024 / 1024:.1f} GiB" if mem else ""
+    return (f"date {time.strftime('%Y-%m-%d %H:%M:%S %Z')}; machine {info['processor']}, "
+            f"{info['cpu_count']} cores{mem_s}, {info['platform']}; python {info['python']}, "
+            f"numpy {info['numpy']}, numba {info['numba']} ({info['numba_threads']} threads); "
+            f"load average {load_s}")
 
 
 def discover() -> dict[str, Path]:
@@ -119,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     regressions: list[str] = []
     failures: list[str] = []
     mode = "quick" if args.quick else "full"
+    print(header(info), flush=True)
     for name in names:
         out_path = RESULTS / f"{name}{'-quick' if args.quick else ''}.json"
         old = None
@@ -127,7 +155,9 @@ def main(argv: list[str] | None = None) -> int:
                 old = json.loads(out_path.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 old = None
-        print(f"[{name}] ({mode})", flush=True)
+        load_before = load_average()
+        print(f"[{name}] ({mode}) {time.strftime('%Y-%m-%d %H:%M:%S')}, load average "
+              f"{' '.join(f'{x:.2f}' for x in load_before or [])}", flush=True)
         # A regression must show twice: a shared machine can slow one run down, and one
         # noisy run must not fail CI.
         for attempt in (1, 2):
@@ -141,9 +171,12 @@ def main(argv: list[str] | None = None) -> int:
                 break
             result = dict(result)
             result.update(benchmark=name, mode=mode, machine=info,
-                          wall_s=time.perf_counter() - t0, date=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+                          wall_s=time.perf_counter() - t0, date=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                          load_average={"before": load_before, "after": load_average()})
             for key, value in sorted(result.get("timings_s", {}).items()):
                 print(f"  {key}: {value:.4g} s")
+            for line in result.get("summary", []):
+                print(f"  {line}")
             bad = compare(name, result, old, args.max_regression)
             if not bad or attempt == 2:
                 break

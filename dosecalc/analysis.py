@@ -5,9 +5,12 @@ These functions back ``Case.mask``, ``Case.dvh`` and ``Case.dvhs``.
 * A mask depends on the structure (or derived expression), the dose grid's geometry
   (shape, origin, spacing) and the mask options; it does not depend on the dose values.
   Masks are therefore cached in ``case._cache`` under that key, so the physical DVH and
-  the EQD2 DVH of one structure rasterise it once.  The cache is bounded
-  (:data:`MASK_CACHE_BYTES`, least recently used masks dropped first) so that a case
-  with 40 structures never keeps 40 large masks alive.
+  the EQD2 DVH of one structure rasterise it once.  The cache has two tiers: the most
+  recently used dense masks (at most :data:`MASK_CACHE_BYTES`, so that a case with 40
+  structures never keeps 40 large arrays alive), and every mask in compact form
+  (:mod:`dosecalc.masks.compact`: interior runs + boundary fractions, a few MB for a
+  whole 1 mm plan) within a budget sized to the case (:func:`compact_budget_bytes`).
+  A mask that left the dense tier is expanded from its compact form, bit for bit.
 * The prescription of a DVH defaults to the plan's (``case.plan.prescription_gy``) for
   physical dose only: a converted dose (EQD2, BED) gets none unless one is given, since
   a physical prescription would make ``V100%`` of an EQD2 DVH meaningless.
@@ -15,20 +18,33 @@ These functions back ``Case.mask``, ``Case.dvh`` and ``Case.dvhs``.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections import OrderedDict
+from typing import Iterable
 
 import numpy as np
-from typing import Iterable
 
 from .dvh import DEFAULT_BIN_GY, DVH, DVHWarning
 from .errors import ContourError, ParameterError
 from .mask_options import MaskOptions
 from .model import Case, DoseGrid, Structure
 
-#: Upper bound on the bytes of mask arrays kept in one case's cache.
-MASK_CACHE_BYTES = 512 * 1024 * 1024
+#: Upper bound on the bytes of dense mask arrays kept in one case's cache: small, since
+#: every mask is kept compact anyway and a large dense tier adds to the peak memory of a
+#: fine grid (a 0.5 mm Body mask alone is 1 GB).
+MASK_CACHE_BYTES = 64 * 1024 * 1024
+#: The compact tier keeps at least this many bytes, or the dose grid's size if larger.
+COMPACT_CACHE_MIN_BYTES = 256 * 1024 * 1024
 _CACHE_KEY = "analysis.masks"
+_COMPACT_KEY = "analysis.masks.compact"
+
+
+def compact_budget_bytes(grid: DoseGrid) -> int:
+    """Bytes of compact masks one case keeps: the dose grid's own size (at least
+    :data:`COMPACT_CACHE_MIN_BYTES`).  Compact masks cost about their structures' surface,
+    so every mask of a plan fits far below the size of the grid they are sampled on."""
+    return max(COMPACT_CACHE_MIN_BYTES, int(grid.values_gy.nbytes))
 
 
 def _dose_grid(case: Case, dose: DoseGrid | None) -> DoseGrid:
@@ -52,10 +68,10 @@ def _resolve(case: Case, name):
     return case_structure(case, name)
 
 
-def _cache(case: Case) -> OrderedDict:
-    c = case._cache.get(_CACHE_KEY)
+def _cache(case: Case, key: str = _CACHE_KEY) -> OrderedDict:
+    c = case._cache.get(key)
     if c is None:
-        c = case._cache[_CACHE_KEY] = OrderedDict()
+        c = case._cache[key] = OrderedDict()
     return c
 
 
@@ -87,10 +103,24 @@ def case_mask(case: Case, name, *, grid: DoseGrid | None = None, options: MaskOp
     ContourError
         The ROI has no closed planar contours, hence no volume.
     """
-    from .masks import structure_mask
-
     opts = MaskOptions.from_kwargs(options, **mask_options)
-    g = _dose_grid(case, grid)
+    return _masks(case, name, _dose_grid(case, grid), opts, dense=True)[1]
+
+
+def case_compact_mask(case: Case, name, *, grid: DoseGrid | None = None,
+                      options: MaskOptions | None = None, **mask_options):
+    """:func:`case_mask` in compact form (:class:`dosecalc.masks.compact.CompactMask`),
+    from the case's cache: what the DVHs read (no dense array is expanded)."""
+    opts = MaskOptions.from_kwargs(options, **mask_options)
+    return _masks(case, name, _dose_grid(case, grid), opts, dense=False)[0]
+
+
+def _masks(case: Case, name, g: DoseGrid, opts: MaskOptions, dense: bool):
+    """(compact, dense) masks of a structure from the cache, built on a miss; ``dense`` is
+    None unless asked for (or still in the dense tier)."""
+    from .masks import structure_mask
+    from .masks.compact import compact, expand
+
     target = _resolve(case, name)
     if isinstance(target, Structure):
         if not target.has_volume:
@@ -101,27 +131,51 @@ def case_mask(case: Case, name, *, grid: DoseGrid | None = None, options: MaskOp
     else:
         ident = ("expr", target.expression)
     key = (ident, g.shape, g.origin_mm, g.spacing_mm, opts.key())
-    cache = _cache(case)
-    mask = cache.get(key)
-    if mask is not None:
-        cache.move_to_end(key)
-        return mask
-    if isinstance(target, Structure):
-        mask = structure_mask(target, g, options=opts)
+    with _lock(case):
+        cache = _cache(case)
+        stored = _cache(case, _COMPACT_KEY)
+        mask = cache.get(key)
+        if mask is not None:
+            cache.move_to_end(key)
+        packed = stored.get(key)
+        if packed is not None:
+            stored.move_to_end(key)
+    if packed is not None and (mask is not None or not dense):
+        return packed, mask
+    if packed is not None:
+        mask = expand(packed)
     else:
-        from .derived import derived_mask
+        if isinstance(target, Structure):
+            mask = structure_mask(target, g, options=opts)
+        else:
+            from .derived import derived_mask
 
-        mask = derived_mask(case, target, g, options=opts)
-    cache[key] = mask
-    _trim(cache)
-    return mask
+            mask = derived_mask(case, target, g, options=opts)
+        packed = compact(mask)
+    with _lock(case):
+        stored[key] = packed
+        _trim(stored, compact_budget_bytes(g), lambda c: c.nbytes)
+        cache[key] = mask
+        _trim(cache, MASK_CACHE_BYTES, lambda m: m.fraction.nbytes)
+    return packed, mask
 
 
-def _trim(cache: OrderedDict) -> None:
-    total = sum(m.fraction.nbytes for m in cache.values())
-    while total > MASK_CACHE_BYTES and len(cache) > 1:
+def _lock(case: Case):
+    lock = case._cache.get("analysis.lock")
+    if lock is None:
+        import threading
+
+        lock = case._cache.setdefault("analysis.lock", threading.RLock())
+    return lock
+
+
+def _trim(cache: OrderedDict, budget: int, size) -> None:
+    """Drop the least recently used entries until the rest fit in ``budget`` bytes (a
+    single entry over the budget goes too: the caller holds it while it needs it)."""
+    total = sum(size(m) for m in cache.values())
+    while total > budget and cache:
         _, old = cache.popitem(last=False)
-        total -= old.fraction.nbytes
+        total -= size(old)
 
 
 def _display_name(target) -> str:
@@ -176,17 +230,17 @@ def case_dvh(case: Case, name, *, dose: DoseGrid | None = None, prescription_gy:
         :meth:`DVH.empty <dosecalc.dvh.DVH.empty>` (every metric NaN with the reason)
         and a :class:`~dosecalc.dvh.DVHWarning`; it never raises for that.
     """
-    from .masks import mask_samples
+    from .masks.sampling import compact_sample_chunks
 
     grid = _dose_grid(case, dose)
     target = _resolve(case, name)
     if prescription_gy is None and grid.quantity == "dose":
         prescription_gy = case.prescription_gy
     why = _no_volume(target)
-    mask = None
+    packed = None
     if not why:
-        mask = case_mask(case, target, grid=grid, options=MaskOptions.from_kwargs(options, **mask_options))
-        if mask.volume_cc <= 0.0 and mask.outside_cc <= 0.0:
+        packed = case_compact_mask(case, target, grid=grid, options=MaskOptions.from_kwargs(options, **mask_options))
+        if packed.mask.volume_cc <= 0.0 and packed.mask.outside_cc <= 0.0:
             why = "its closed contours enclose no area (collinear or repeated points)"
     if why:
         # one empty ROI must never cost the other structures their DVHs
@@ -196,14 +250,22 @@ def case_dvh(case: Case, name, *, dose: DoseGrid | None = None, prescription_gy:
                          quantity=grid.quantity,
                          settings={"structure": _display_name(target), "dose_file": grid.source_path,
                                    "dose_quantity": grid.quantity})
-    if grid.dose_type == "EFFECTIVE" and grid.model:
+    mask = packed.mask  # the mask's metadata (its fraction array is empty)
+    if grid.dose_type == "EFFECTIVE" and grid.model and mask.index_offset is None:
         # On a sub-voxel lattice, convert the interpolated physical dose rather than
         # interpolate the (convex) EQD2/BED grid, which would overestimate between voxels.
         from .radiobiology import converted_samples
 
-        dose_s, vol_s = converted_samples(mask, grid, case.dose)
+        def sampler(g):
+            return next(iter(compact_sample_chunks(packed, g)[1]()))
+
+        samples = converted_samples(mask, grid, case.dose, sampler=sampler)
+        chunks = lambda: (samples,)  # noqa: E731
     else:
-        dose_s, vol_s = mask_samples(mask, grid)
+        # On the dose grid's own lattice (converted grids too: their voxels are read
+        # directly) the samples come in pieces of whole planes: a Body of 100 M voxels
+        # never holds its 1.6 GB of samples at once.
+        _, chunks = compact_sample_chunks(packed, grid)
     settings = dict(mask.settings)
     settings.update({
         "structure": _display_name(target),
@@ -216,14 +278,14 @@ def case_dvh(case: Case, name, *, dose: DoseGrid | None = None, prescription_gy:
     })
     if grid.model:
         settings["dose_model"] = grid.model.to_dict()
-    minmax, how = _extremes(case, target, grid, mask, dose_s, vol_s)
-    return DVH.from_samples(dose_s, vol_s, name=_display_name(target), outside_cc=mask.outside_cc,
-                            prescription_gy=prescription_gy, quantity=grid.quantity,
-                            settings=settings, mode=mode, bin_gy=bin_gy, minmax_gy=minmax,
-                            minmax_source=how)
+    minmax, how = _extremes(case, target, grid, mask, chunks)
+    return DVH.from_sample_chunks(chunks, name=_display_name(target), outside_cc=mask.outside_cc,
+                                  prescription_gy=prescription_gy, quantity=grid.quantity,
+                                  settings=settings, mode=mode, bin_gy=bin_gy, minmax_gy=minmax,
+                                  minmax_source=how)
 
 
-def _extremes(case, target, grid, mask, dose_s, vol_s):
+def _extremes(case, target, grid, mask, chunks):
     """(Min, Max) and how they were found (see :mod:`dosecalc.masks.extremes`).
 
     A plain ROI in physical dose with right-prism geometry: the extremes of the
@@ -240,7 +302,12 @@ def _extremes(case, target, grid, mask, dose_s, vol_s):
                                    prep.lo, prep.hi, mask.corners_mm, grid)
         if n:
             return (lo, hi), "prism geometry: corners, edges at grid lines, grid nodes inside"
-    lo, hi = sample_extremes(dose_s, vol_s, cell_cc)
+    lo, hi = math.nan, math.nan
+    for d, v in chunks():  # min / max of the pieces' extremes: the same as of all samples
+        a, b = sample_extremes(d, v, cell_cc)
+        if math.isfinite(a):
+            lo = a if not math.isfinite(lo) else min(lo, a)
+            hi = b if not math.isfinite(hi) else max(hi, b)
     how = "cell samples covering >= 1e-6 of a cell"
     if grid.quantity == "dose" and len(mask.corners_mm):
         c = grid.sample(mask.corners_mm)
@@ -284,11 +351,81 @@ def case_dvhs(case: Case, names: Iterable | None = None, **options) -> dict[str,
     for t in targets:
         if isinstance(t, Structure):
             counts[t.name] = counts.get(t.name, 0) + 1
+    dvhs = _dvhs_on_threads(case, targets, options)
     out: dict[str, DVH] = {}
-    for t in targets:
-        dvh = case_dvh(case, t, **options)
+    for t, dvh in zip(targets, dvhs):
         key = dvh.name
         if isinstance(t, Structure) and counts.get(t.name, 0) > 1:
             key = f"{t.name} (ROI {t.number})"
         out[key] = dvh
     return out
+
+
+#: A structure whose box on the dose grid holds more voxels than this is done alone (its
+#: kernels split over threads by planes); smaller ones (every sub-voxel box is at most
+#: :data:`dosecalc.masks.AUTO_MAX_CELLS` cells) run side by side, so that two large masks
+#: never live at once (the 0.5 mm Body alone is 1 GB).
+SIDE_BY_SIDE_MAX_VOXELS = 4_000_000
+
+
+def _box_voxels(structure: Structure, grid: DoseGrid) -> float:
+    """Voxels of the dose grid in the bounding box of a structure's contours."""
+    pts = [p for plane in structure.planes for p in plane.polygons if len(p)]
+    if not pts:
+        return 0.0
+    xy = np.concatenate(pts)
+    z = structure.z_planes_mm
+    extent = (float(np.ptp(xy[:, 0])), float(np.ptp(xy[:, 1])), float(np.ptp(z)))
+    cells = 1.0
+    for e, h in zip(extent, grid.spacing_mm):
+        cells *= e / h + 3.0  # + end caps and partial voxels at both ends
+    return cells
+
+
+def _dvhs_on_threads(case: Case, targets: list, options: dict) -> list[DVH]:
+    """``[case_dvh(case, t, **options) for t in targets]``, small structures side by side
+    on ``worker_count()`` threads (their kernels release the GIL).
+
+    Every DVH is computed by itself, as it would be alone, so the results do not depend
+    on the thread count; an error is raised for the first failing target in order.
+    """
+    from .kernels.threads import worker_count
+
+    threads = worker_count()
+    if threads <= 1 or len(targets) <= 1:
+        return [case_dvh(case, t, **options) for t in targets]
+    try:
+        grid = _dose_grid(case, options.get("dose"))
+    except ParameterError:
+        return [case_dvh(case, t, **options) for t in targets]
+    small = [isinstance(t, Structure) and t.has_volume and _box_voxels(t, grid) <= SIDE_BY_SIDE_MAX_VOXELS
+             for t in targets]
+    if sum(small) <= 1:
+        return [case_dvh(case, t, **options) for t in targets]
+    import numba
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(t):
+        numba.set_num_threads(threads)  # a new thread starts at NUMBA_NUM_THREADS
+        return case_dvh(case, t, **options)
+
+    results: list = [None] * len(targets)
+    errors: list = [None] * len(targets)
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dosecalc-dvh") as pool:
+        futures = {i: pool.submit(one, t) for i, t in enumerate(targets) if small[i]}
+        # the large ones one after the other on this thread meanwhile
+        for i, t in enumerate(targets):
+            if not small[i]:
+                try:
+                    results[i] = case_dvh(case, t, **options)
+                except Exception as exc:  # raised below, in the order of the targets
+                    errors[i] = exc
+        for i, f in futures.items():
+            try:
+                results[i] = f.result()
+            except Exception as exc:
+                errors[i] = exc
+    for exc in errors:
+        if exc is not None:
+            raise exc
+    return results

@@ -228,14 +228,37 @@ class DVH:
             Mismatched shapes, non-finite doses, negative or non-finite volumes, bad
             ``outside_cc``/``prescription_gy``/``mode``/``bin_gy``, or no volume at all.
         """
-        from .kernels.dvh import sample_stats, stable_argsort, weighted_histogram
-
         label = f" of {name!r}" if name else ""
         d = np.ascontiguousarray(np.asarray(dose_gy, dtype=np.float64).ravel())
         v = np.ascontiguousarray(np.asarray(volume_cc, dtype=np.float64).ravel())
         if np.shape(dose_gy) != np.shape(volume_cc):
             raise ParameterError(f"DVH{label}: dose_gy and volume_cc must have the same shape, got "
                                  f"{np.shape(dose_gy)} and {np.shape(volume_cc)}")
+        return cls.from_sample_chunks(lambda: ((d, v),), name=name, outside_cc=outside_cc,
+                                      prescription_gy=prescription_gy, quantity=quantity,
+                                      settings=settings, mode=mode, bin_gy=bin_gy,
+                                      extremes_gy=extremes_gy, minmax_gy=minmax_gy,
+                                      minmax_source=minmax_source)
+
+    @classmethod
+    def from_sample_chunks(cls, chunks, *, name: str = "", outside_cc: float = 0.0,
+                           prescription_gy: float | None = None, quantity: str = "dose",
+                           settings: dict | None = None, mode: str = "auto",
+                           bin_gy: float = DEFAULT_BIN_GY, extremes_gy=None, minmax_gy=None,
+                           minmax_source: str = "") -> "DVH":
+        """:meth:`from_samples` of samples that come in consecutive pieces, so that a
+        structure of 100 M voxels never holds all its samples at once.
+
+        ``chunks()`` returns an iterable of ``(dose_gy, volume_cc)`` pairs of contiguous
+        float64 arrays; it is called once for the statistics and once more for the
+        histogram (binned mode), and must give the same pieces each time.  The DVH is the
+        same, bit for bit, as :meth:`from_samples` of the concatenated samples: sums and
+        histogram bins are accumulated in sample order across the pieces.  Other
+        parameters as in :meth:`from_samples`.
+        """
+        from .kernels.dvh import new_stats_state, stable_argsort, stats_accumulate, stats_result, weighted_histogram
+
+        label = f" of {name!r}" if name else ""
         outside = float(outside_cc)
         if not math.isfinite(outside) or outside < -_OUTSIDE_TOL_CC:
             raise ParameterError(f"DVH{label}: outside_cc must be a finite volume >= 0 cc, got {outside_cc!r}")
@@ -253,7 +276,10 @@ class DVH:
             raise ParameterError(f"DVH{label}: quantity must be 'dose' or a label such as "
                                  f"'EQD2Gy(a/b=2.5)', got {quantity!r}")
 
-        dmin, dmax, covered, sum_dv, n_used, n_bad_dose, n_bad_vol = sample_stats(d, v)
+        acc = new_stats_state()
+        for d, v in chunks():
+            stats_accumulate(d, v, acc)
+        dmin, dmax, covered, sum_dv, n_used, n_bad_dose, n_bad_vol = stats_result(acc)
         if n_bad_vol:
             raise ParameterError(f"DVH{label}: volume_cc holds {n_bad_vol} negative or non-finite "
                                  f"values; sample volumes must be >= 0 cc")
@@ -277,6 +303,9 @@ class DVH:
             dose_pts = np.array([dmax, dmax])
             mean = dmax
         elif chosen == "exact":
+            parts = list(chunks())
+            d = parts[0][0] if len(parts) == 1 else np.concatenate([p[0] for p in parts])
+            v = parts[0][1] if len(parts) == 1 else np.concatenate([p[1] for p in parts])
             keep = v > 0.0
             ds, vs = (d[keep], v[keep]) if not keep.all() else (d, v)
             order = stable_argsort(-ds)
@@ -291,7 +320,8 @@ class DVH:
             nbins = max(MIN_BINS, int(math.ceil((dmax - dmin) / bin_gy - 1e-9)))
             width = (dmax - dmin) / nbins
             hist = np.zeros(nbins)
-            weighted_histogram(d, v, dmin, width, hist)
+            for d, v in chunks():
+                weighted_histogram(d, v, dmin, width, hist)
             # Cumulative volume at each edge, hottest first; edges end exactly at Max/Min.
             above = np.concatenate(([0.0], np.cumsum(hist[::-1])))
             np.minimum(above, covered, out=above)

@@ -666,7 +666,8 @@ def sum_courses(courses, alpha_beta, reference: DoseGrid | None = None, model="l
 
 
 # --- sampling a converted grid on a structure mask ------------------------------------
-def converted_samples(mask, converted: DoseGrid, source: DoseGrid | None) -> tuple[np.ndarray, np.ndarray]:
+def converted_samples(mask, converted: DoseGrid, source: DoseGrid | None,
+                      sampler=None) -> tuple[np.ndarray, np.ndarray]:
     """(dose, volume_cc) samples of a converted (EQD2/BED) grid on a structure mask.
 
     On the dose grid's own lattice (``mask.index_offset`` set) the converted voxel values
@@ -686,13 +687,21 @@ def converted_samples(mask, converted: DoseGrid, source: DoseGrid | None) -> tup
         EFFECTIVE grid made by this module (``model`` filled).
     source : DoseGrid or None
         The physical grid ``converted`` was made from (``case.dose``).
+    sampler : callable, optional
+        ``sampler(grid) -> (dose, volume_cc)``: the mask's samples on a grid (default
+        :func:`dosecalc.masks.mask_samples` of ``mask``; the case's DVHs pass the samples
+        of its compact form, the same bits).
 
     Returns
     -------
     dose, volume_cc : ndarray float64 (M,)
         One entry per mask cell with a non-zero fraction; dose in ``converted.quantity``.
     """
-    from .masks import mask_samples
+    if sampler is None:
+        from .masks import mask_samples
+
+        def sampler(g):
+            return mask_samples(mask, g)
 
     m = converted.model or {}
     usable = (
@@ -707,8 +716,8 @@ def converted_samples(mask, converted: DoseGrid, source: DoseGrid | None) -> tup
         and source.summation_type == m.get("source_summation_type")
     )
     if not usable:
-        return mask_samples(mask, converted)
-    d, v = mask_samples(mask, source)
+        return sampler(converted)
+    d, v = sampler(source)
     quantity = "EQD2" if DoseQuantity.parse(converted.quantity).kind is DoseKind.EQD2 else "BED"
     out = np.empty_like(d)
     n = int(m["fractions"])

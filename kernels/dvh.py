@@ -25,31 +25,32 @@ from numba import njit
 from .threads import run_ranges, worker_count
 
 
+# Slots of the running state of :func:`stats_accumulate`.
+ACC_MIN, ACC_MAX, ACC_SV, ACC_CV, ACC_SDV, ACC_CDV, ACC_USED, ACC_BAD_DOSE, ACC_BAD_VOLUME = range(9)
+
+
+def new_stats_state():
+    """A fresh running state for :func:`stats_accumulate` (float64 (9,))."""
+    acc = np.zeros(9)
+    acc[ACC_MIN] = np.inf
+    acc[ACC_MAX] = -np.inf
+    return acc
+
+
 @njit(cache=True, nogil=True)
-def sample_stats(dose, volume):
-    """Exact statistics of weighted samples, ignoring samples of zero volume.
+def stats_accumulate(dose, volume, acc):
+    """Add weighted samples to a running state (``acc``, float64 (9,), from
+    :func:`new_stats_state`), ignoring samples of zero volume.
 
-    Parameters
-    ----------
-    dose : float64 array (N,)
-        Dose of each sample in Gy.
-    volume : float64 array (N,)
-        Volume of each sample in cc.
-
-    Returns
-    -------
-    (min_gy, max_gy, sum_volume_cc, sum_dose_x_volume, n_used, n_bad_dose, n_bad_volume)
-        Minimum and maximum dose over samples with volume > 0 (NaN if none), the
-        compensated sums of volume and dose x volume, the number of samples with volume
-        > 0, the number of non-finite doses among them, and the number of volumes that
-        are negative or not finite.
+    The state carries the compensated sums with their compensation terms, so feeding the
+    samples in consecutive pieces gives the same bits as one call on all of them.
     """
-    dmin = np.inf
-    dmax = -np.inf
-    sv = 0.0
-    cv = 0.0
-    sdv = 0.0
-    cdv = 0.0
+    dmin = acc[0]
+    dmax = acc[1]
+    sv = acc[2]
+    cv = acc[3]
+    sdv = acc[4]
+    cdv = acc[5]
     n_used = 0
     n_bad_dose = 0
     n_bad_volume = 0
@@ -82,10 +83,47 @@ def sample_stats(dose, volume):
         else:
             cdv += (w - t) + sdv
         sdv = t
-    if n_used == 0:
-        dmin = np.nan
-        dmax = np.nan
-    return dmin, dmax, sv + cv, sdv + cdv, n_used, n_bad_dose, n_bad_volume
+    acc[0] = dmin
+    acc[1] = dmax
+    acc[2] = sv
+    acc[3] = cv
+    acc[4] = sdv
+    acc[5] = cdv
+    acc[6] += n_used
+    acc[7] += n_bad_dose
+    acc[8] += n_bad_volume
+
+
+def stats_result(acc):
+    """:func:`sample_stats`'s tuple from a running state."""
+    n_used = int(acc[ACC_USED])
+    dmin, dmax = (float(acc[ACC_MIN]), float(acc[ACC_MAX])) if n_used else (np.nan, np.nan)
+    return (dmin, dmax, float(acc[ACC_SV] + acc[ACC_CV]), float(acc[ACC_SDV] + acc[ACC_CDV]), n_used,
+            int(acc[ACC_BAD_DOSE]), int(acc[ACC_BAD_VOLUME]))
+
+
+def sample_stats(dose, volume):
+    """Exact statistics of weighted samples, ignoring samples of zero volume.
+
+    Parameters
+    ----------
+    dose : float64 array (N,)
+        Dose of each sample in Gy.
+    volume : float64 array (N,)
+        Volume of each sample in cc.
+
+    Returns
+    -------
+    (min_gy, max_gy, sum_volume_cc, sum_dose_x_volume, n_used, n_bad_dose, n_bad_volume)
+        Minimum and maximum dose over samples with volume > 0 (NaN if none), the
+        compensated sums of volume and dose x volume, the number of samples with volume
+        > 0, the number of non-finite doses among them, and the number of volumes that
+        are negative or not finite.
+    """
+    acc = new_stats_state()
+    stats_accumulate(np.ascontiguousarray(dose, dtype=np.float64),
+                     np.ascontiguousarray(volume, dtype=np.float64), acc)
+    return stats_result(acc)
 
 
 @njit(cache=True, nogil=True)

@@ -135,3 +135,95 @@ def gather_interp(frac, values, origin, spacing, m_origin, m_spacing, cell_cc, p
                     out_vol[j_out] = f * cell_cc
                     j_out += 1
     return n_nan
+
+
+# --- the same samples read from a run-length mask (dosecalc.masks.compact) ---------------
+
+@njit(cache=True, nogil=True)
+def gather_runs_aligned(run_off, run_start, run_length, run_value, values_frac, shape, values,
+                        offset, cell_cc, sample_off, out_dose, out_vol, k0, k1):
+    """:func:`gather_aligned` of the planes ``[k0, k1)`` of a run-length mask
+    (:mod:`dosecalc.kernels.runs`): only the cells inside are visited, in the same C
+    order, so the samples are the same bits.
+
+    ``values_frac`` holds the partial runs' fractions; ``shape`` (int64 (3,)) is the
+    mask's (nz, ny, nx); ``sample_off`` (int64 (nz + 1,)) the index of the first sample
+    of each plane; other arguments as in :func:`gather_aligned`.
+    """
+    ny = shape[1]
+    nx = shape[2]
+    plane = ny * nx
+    for k in range(k0, k1):
+        o = sample_off[k]
+        for r in range(run_off[k], run_off[k + 1]):
+            rem = run_start[r] - k * plane
+            j = rem // nx
+            i = rem - j * nx
+            v = run_value[r]
+            for c in range(run_length[r]):
+                f = 1.0 if v < 0 else values_frac[v + c]
+                out_dose[o] = values[offset[0] + k, offset[1] + j, offset[2] + i]
+                out_vol[o] = f * cell_cc
+                o += 1
+                i += 1
+                if i == nx:
+                    i = 0
+                    j += 1
+    return 0
+
+
+@njit(cache=True, nogil=True)
+def gather_runs_interp(run_off, run_start, run_length, run_value, values_frac, shape, values, origin,
+                       spacing, m_origin, m_spacing, cell_cc, sample_off, out_dose, out_vol, k0, k1):
+    """:func:`gather_interp` of the planes ``[k0, k1)`` of a run-length mask: the same
+    arithmetic per cell (so the same bits), visiting only the cells inside.
+
+    Returns
+    -------
+    int
+        Number of samples whose dose is NaN (cell centre outside the dose grid).
+    """
+    gz, gy, gx = values.shape
+    ny = shape[1]
+    nx = shape[2]
+    plane = ny * nx
+    xi0 = np.empty(nx, dtype=np.int64)
+    xi1 = np.empty(nx, dtype=np.int64)
+    xw = np.empty(nx)
+    for i in range(nx):
+        fx = (m_origin[0] + i * m_spacing[0] - origin[0]) / spacing[0]
+        xi0[i], xi1[i], xw[i] = _axis(fx, gx)
+    n_nan = 0
+    for k in range(k0, k1):
+        o = sample_off[k]
+        fz = (m_origin[2] + k * m_spacing[2] - origin[2]) / spacing[2]
+        z0, z1, wz = _axis(fz, gz)
+        for r in range(run_off[k], run_off[k + 1]):
+            rem = run_start[r] - k * plane
+            j = rem // nx
+            i = rem - j * nx
+            v = run_value[r]
+            fy = (m_origin[1] + j * m_spacing[1] - origin[1]) / spacing[1]
+            y0, y1, wy = _axis(fy, gy)
+            row_out = z0 < 0 or y0 < 0
+            for c in range(run_length[r]):
+                f = 1.0 if v < 0 else values_frac[v + c]
+                x0 = xi0[i]
+                if row_out or x0 < 0:
+                    d = np.nan
+                    n_nan += 1
+                else:
+                    d = _blend(values, z0, z1, wz, y0, y1, wy, x0, xi1[i], xw[i])
+                    if d != d:
+                        n_nan += 1
+                out_dose[o] = d
+                out_vol[o] = f * cell_cc
+                o += 1
+                i += 1
+                if i == nx:
+                    i = 0
+                    j += 1
+                    fy = (m_origin[1] + j * m_spacing[1] - origin[1]) / spacing[1]
+                    y0, y1, wy = _axis(fy, gy)
+                    row_out = z0 < 0 or y0 < 0
+    return n_nan

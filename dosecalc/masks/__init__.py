@@ -54,6 +54,9 @@ Modules (one job each)
 ``shape``        shape-based interpolation between planes (signed distances)
 ``sampling``     :func:`mask_samples`: (dose, volume) samples of a mask on a grid
 ``combination``  :func:`combine`: union / intersection / difference of two masks
+``compact``      :class:`~dosecalc.masks.compact.CompactMask`: interior runs + boundary
+                 fractions (what a case caches; :func:`~dosecalc.masks.sampling.compact_sample_chunks`
+                 reads its samples)
 """
 
 from __future__ import annotations

@@ -6,12 +6,16 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ParameterError
-from ..kernels.samples import count_planes, gather_aligned, gather_interp
+from ..kernels.samples import (count_planes, gather_aligned, gather_interp, gather_runs_aligned,
+                               gather_runs_interp)
 from ..kernels.threads import plane_ranges, run_ranges
 from ..model import DoseGrid
 from .lattice import StructureMask
 
-__all__ = ["mask_samples"]
+__all__ = ["mask_samples", "sample_chunks", "compact_sample_chunks", "CHUNK_SAMPLES"]
+
+#: Samples per piece of :func:`sample_chunks` (16 bytes each: 32 MB of buffers).
+CHUNK_SAMPLES = 2_000_000
 
 
 def mask_samples(mask: StructureMask, grid: DoseGrid) -> tuple[np.ndarray, np.ndarray]:
@@ -36,6 +40,13 @@ def mask_samples(mask: StructureMask, grid: DoseGrid) -> tuple[np.ndarray, np.nd
     ranges of planes on ``numba.get_num_threads()`` threads; every plane writes its own
     slice of the output, so the samples are the same bits whatever the thread count.
     """
+    frac, plane_start = _plane_start(mask)
+    return _gather(mask, grid, frac, plane_start, 0, frac.shape[0])
+
+
+def _plane_start(mask: StructureMask) -> tuple[np.ndarray, np.ndarray]:
+    """The fractions and the index of the first sample of each z plane (prefix sum of the
+    per-plane counts of cells inside)."""
     frac = np.ascontiguousarray(mask.fraction, dtype=np.float64)
     nz = frac.shape[0]
     # big boxes run as ranges of planes on a few threads (see dosecalc.kernels.samples)
@@ -43,21 +54,33 @@ def mask_samples(mask: StructureMask, grid: DoseGrid) -> tuple[np.ndarray, np.nd
     run_ranges(count_planes, plane_ranges(nz, frac.size), frac, counts)
     plane_start = np.zeros(nz + 1, dtype=np.int64)
     np.cumsum(counts, out=plane_start[1:])
-    n = int(plane_start[-1])
+    return frac, plane_start
+
+
+def _gather(mask, grid, frac, plane_start, k0, k1):
+    """Samples of planes ``[k0, k1)`` (``plane_start`` of the whole mask)."""
+    sub = frac[k0:k1]
+    starts = plane_start[k0:k1 + 1] - plane_start[k0]
+    n = int(starts[-1])
+    nz = sub.shape[0]
     dose = np.empty(n, dtype=np.float64)
     vol = np.empty(n, dtype=np.float64)
     n_nan = 0
     if n and mask.index_offset is not None and _same_lattice(mask, grid):
-        run_ranges(gather_aligned, plane_ranges(nz, frac.size, plane_start), frac, grid.values_gy,
-                   np.asarray(mask.index_offset, dtype=np.int64), float(mask.cell_volume_cc),
-                   plane_start, dose, vol)
+        iz, iy, ix = mask.index_offset
+        run_ranges(gather_aligned, plane_ranges(nz, sub.size, starts), sub, grid.values_gy,
+                   np.array([iz + k0, iy, ix], dtype=np.int64), float(mask.cell_volume_cc),
+                   starts, dose, vol)
     elif n:
-        n_nan = sum(run_ranges(gather_interp, plane_ranges(nz, frac.size, plane_start), frac,
+        m_origin = np.asarray(mask.origin_mm, dtype=np.float64)
+        if k0:  # (sample_chunks cuts only aligned lattices; kept general for safety)
+            m_origin = m_origin.copy()
+            m_origin[2] += k0 * mask.spacing_mm[2]
+        n_nan = sum(run_ranges(gather_interp, plane_ranges(nz, sub.size, starts), sub,
                                grid.values_gy, np.asarray(grid.origin_mm, dtype=np.float64),
-                               np.asarray(grid.spacing_mm, dtype=np.float64),
-                               np.asarray(mask.origin_mm, dtype=np.float64),
+                               np.asarray(grid.spacing_mm, dtype=np.float64), m_origin,
                                np.asarray(mask.spacing_mm, dtype=np.float64),
-                               float(mask.cell_volume_cc), plane_start, dose, vol))
+                               float(mask.cell_volume_cc), starts, dose, vol))
     if n_nan:
         raise ParameterError(
             f"structure {mask.name!r}: the mask lattice reaches beyond the dose grid it is sampled "
@@ -65,9 +88,39 @@ def mask_samples(mask: StructureMask, grid: DoseGrid) -> tuple[np.ndarray, np.nd
     return dose, vol
 
 
-def _same_lattice(mask: StructureMask, grid: DoseGrid) -> bool:
+def sample_chunks(mask: StructureMask, grid: DoseGrid, max_samples: int = CHUNK_SAMPLES):
+    """The samples of :func:`mask_samples` in consecutive pieces of whole z planes (about
+    ``max_samples`` each), for :meth:`dosecalc.dvh.DVH.from_sample_chunks`.
+
+    Returns
+    -------
+    n : int
+        Number of samples in all.
+    chunks : callable
+        ``chunks()`` yields ``(dose_gy, volume_cc)`` pieces, in the order of
+        :func:`mask_samples` (whose concatenation they are, bit for bit).
+    """
+    frac, plane_start = _plane_start(mask)
+    nz = frac.shape[0]
+    edges = [0]
+    # only the dose grid's own lattice is cut: on a sub-voxel lattice the cell centres of a
+    # piece would be computed from another origin (other last bits); those boxes are small
+    if mask.index_offset is not None and _same_lattice(mask, grid):
+        for k in range(1, nz):
+            if plane_start[k] - plane_start[edges[-1]] >= max_samples:
+                edges.append(k)
+    edges.append(nz)
+
+    def chunks():
+        for k0, k1 in zip(edges[:-1], edges[1:]):
+            yield _gather(mask, grid, frac, plane_start, k0, k1)
+
+    return int(plane_start[-1]), chunks
+
+
+def _same_lattice(mask: StructureMask, grid: DoseGrid, shape=None) -> bool:
     iz, iy, ix = mask.index_offset
-    nz, ny, nx = mask.fraction.shape
+    nz, ny, nx = mask.fraction.shape if shape is None else shape
     gz, gy, gx = grid.shape
     if iz < 0 or iy < 0 or ix < 0 or iz + nz > gz or iy + ny > gy or ix + nx > gx:
         return False
@@ -77,3 +130,81 @@ def _same_lattice(mask: StructureMask, grid: DoseGrid) -> bool:
     expect = (grid.origin_mm[0] + ix * grid.spacing_mm[0], grid.origin_mm[1] + iy * grid.spacing_mm[1],
               grid.origin_mm[2] + iz * grid.spacing_mm[2])
     return all(abs(e - o) <= 1e-6 for e, o in zip(expect, mask.origin_mm))
+
+
+def _pieces(sample_off: np.ndarray, cut: bool, max_samples: int) -> list[tuple[int, int]]:
+    """Ranges of whole planes of about ``max_samples`` samples each (one range unless
+    ``cut``)."""
+    nz = len(sample_off) - 1
+    edges = [0]
+    if cut:
+        for k in range(1, nz):
+            if sample_off[k] - sample_off[edges[-1]] >= max_samples:
+                edges.append(k)
+    edges.append(nz)
+    return list(zip(edges[:-1], edges[1:]))
+
+
+def _gather_runs(c, grid, aligned: bool, k0: int, k1: int):
+    """Samples of planes ``[k0, k1)`` of a compact mask (the same bits as
+    :func:`mask_samples` of the dense mask)."""
+    mask = c.mask
+    starts = c.sample_off[k0:k1 + 1] - c.sample_off[k0]
+    n = int(starts[-1])
+    dose = np.empty(n, dtype=np.float64)
+    vol = np.empty(n, dtype=np.float64)
+    if not n:
+        return dose, vol
+    shape = np.asarray(c.shape, dtype=np.int64)
+    # planes of this piece, renumbered from 0 (offsets shift by k0; run indices are global)
+    run_off = c.run_off[k0:k1 + 1]
+    plane = int(c.shape[1]) * int(c.shape[2])
+    run_start = c.run_start[run_off[0]:run_off[-1]] - k0 * plane
+    local_off = run_off - run_off[0]
+    length = c.run_length[run_off[0]:run_off[-1]]
+    value = c.run_value[run_off[0]:run_off[-1]]
+    nzp = k1 - k0
+    ranges = plane_ranges(nzp, n, starts)
+    if aligned:
+        iz, iy, ix = mask.index_offset
+        run_ranges(gather_runs_aligned, ranges, local_off, run_start, length, value, c.values, shape,
+                   grid.values_gy, np.array([iz + k0, iy, ix], dtype=np.int64), float(mask.cell_volume_cc),
+                   starts, dose, vol)
+        return dose, vol
+    m_origin = np.asarray(mask.origin_mm, dtype=np.float64)
+    if k0:  # (only aligned lattices are cut into pieces; kept general for safety)
+        m_origin = m_origin.copy()
+        m_origin[2] += k0 * mask.spacing_mm[2]
+    n_nan = sum(run_ranges(gather_runs_interp, ranges, local_off, run_start, length, value, c.values, shape,
+                           grid.values_gy, np.asarray(grid.origin_mm, dtype=np.float64),
+                           np.asarray(grid.spacing_mm, dtype=np.float64), m_origin,
+                           np.asarray(mask.spacing_mm, dtype=np.float64), float(mask.cell_volume_cc),
+                           starts, dose, vol))
+    if n_nan:
+        raise ParameterError(
+            f"structure {mask.name!r}: the mask lattice reaches beyond the dose grid it is sampled "
+            "on; build the mask on this grid (structure_mask(structure, grid))")
+    return dose, vol
+
+
+def compact_sample_chunks(c, grid: DoseGrid, max_samples: int = CHUNK_SAMPLES):
+    """:func:`sample_chunks` of a compact mask (:mod:`dosecalc.masks.compact`): only the
+    runs of cells inside are read (no pass over the empty part of the box, no dense
+    array), and the pieces are the same bits as :func:`mask_samples` of the dense mask.
+
+    Returns
+    -------
+    n : int
+        Number of samples in all.
+    chunks : callable
+        ``chunks()`` yields ``(dose_gy, volume_cc)`` pieces.
+    """
+    mask = c.mask
+    aligned = mask.index_offset is not None and _same_lattice(mask, grid, c.shape)
+    pieces = _pieces(c.sample_off, aligned, max_samples)
+
+    def chunks():
+        for k0, k1 in pieces:
+            yield _gather_runs(c, grid, aligned, k0, k1)
+
+    return int(c.sample_off[-1]), chunks

@@ -1,0 +1,231 @@
+"""Compact masks (interior runs + boundary fractions) and the case's two-tier mask cache.
+
+Truths: the dense fraction array itself (a compacted mask must expand to the same bits,
+compared element by element with numpy); a run count found by a plain Python scan of the
+array; for the cache, the DVH of a case that never cached anything (a fresh case per
+structure), which a cached or expanded mask must reproduce bit for bit.
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import dosecalc.analysis as analysis
+import dosecalc.masks.rasterise as rasterise_mod
+from dosecalc.masks.compact import compact, expand
+from dosecalc.masks.lattice import StructureMask
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/ helpers (importlib mode)
+from test_analysis_case import make_case, make_grid  # noqa: E402
+
+
+def _python_runs(frac):
+    """Runs of equal kind (full 1.0 / partial / zero gap) within each z plane, counted by
+    a plain scan."""
+    runs = 0
+    for plane in frac:
+        kind = 0
+        for f in plane.ravel():
+            new = 0 if f == 0.0 else (1 if f == 1.0 else 2)
+            if new and new != kind:
+                runs += 1
+            kind = new
+    return runs
+
+
+def test_compact_round_trip_is_bit_exact_and_small():
+    rng = np.random.default_rng(3)
+    frac = np.zeros((7, 9, 11))
+    frac[1:6, 2:8, 2:9] = 1.0                         # interior
+    frac[1:6, 2, 2:9] = rng.random((5, 7))            # a boundary layer
+    frac[3, 4, 0] = 5e-324                            # the smallest fraction still counts
+    frac[0, 0, :4] = [1.0, 0.3, 1.0, 1.0]             # alternating kinds
+    frac[0, -1, -1] = frac[1, 0, 0] = 1.0             # a run would cross planes: cut there
+    frac.setflags(write=False)
+    m = StructureMask("X", frac, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), (0, 0, 0), 1.0, 0.0,
+                      settings={"supersample": 1}, corners_mm=np.ones((2, 3)))
+    c = compact(m)
+    assert len(c.run_start) == _python_runs(frac)
+    assert c.values.size == int(np.count_nonzero((frac != 0) & (frac != 1)))
+    back = expand(c)
+    assert back.fraction.shape == frac.shape
+    assert np.array_equal(back.fraction.view(np.uint64), frac.view(np.uint64))
+    assert back.index_offset == (0, 0, 0) and back.settings == m.settings
+    assert np.array_equal(back.corners_mm, m.corners_mm) and back.volume_cc == m.volume_cc
+    assert not back.fraction.flags.writeable
+    assert c.nbytes < frac.nbytes
+
+
+def test_eqd2_after_physical_rasterises_nothing_and_matches_fresh(monkeypatch):
+    """With the dense tier emptied (budget 0), the EQD2 pass expands every mask from the
+    compact tier: no structure is rasterised a second time, and every DVH equals the one
+    of a case that computed that structure from scratch."""
+    monkeypatch.setattr(analysis, "MASK_CACHE_BYTES", 0)
+    calls = []
+    real = rasterise_mod.mask_from_prepared
+
+    def counting(*a, **k):
+        calls.append(1)
+        return real(*a, **k)
+
+    monkeypatch.setattr(rasterise_mod, "mask_from_prepared", counting)
+    case = make_case()
+    names = ["Liver", "GTV", "Wide"]
+    phys = case.dvhs(names)
+    n_first = len(calls)
+    eq = make_grid("EQD2Gy(a/b=2.5)")  # another grid of the same geometry
+    conv = case.dvhs(names, dose=eq)
+    assert len(calls) == n_first == len(names)
+    for name in names:
+        fresh = make_case()
+        ref_p = fresh.dvh(name)
+        ref_e = fresh.dvh(name, dose=eq)
+        for got, ref in ((phys[name], ref_p), (conv[name], ref_e)):
+            assert np.array_equal(got.curve_volume_cc, ref.curve_volume_cc)
+            assert np.array_equal(got.curve_dose_gy, ref.curve_dose_gy)
+            assert got.mean_gy == ref.mean_gy and got.volume_cc == ref.volume_cc
+
+
+def test_dvh_from_pieces_equals_dvh_from_all_samples():
+    """Truth: DVH.from_samples of all samples at once (the tested path).  The pieces of
+    sample_chunks (a few planes each) concatenate to mask_samples' arrays, and the DVH
+    built from them, binned and exact, has the same bits."""
+    from dosecalc.dvh import DVH
+    from dosecalc.masks import mask_samples
+    from dosecalc.masks.sampling import sample_chunks
+
+    case = make_case()
+    mask = case.mask("Liver", supersample=1)
+    assert mask.index_offset is not None
+    d_all, v_all = mask_samples(mask, case.dose)
+    n, chunks = sample_chunks(mask, case.dose, max_samples=300)
+    pieces = list(chunks())
+    assert n == d_all.size and len(pieces) > 3
+    assert np.array_equal(np.concatenate([p[0] for p in pieces]), d_all)
+    assert np.array_equal(np.concatenate([p[1] for p in pieces]), v_all)
+    for mode in ("binned", "exact"):
+        ref = DVH.from_samples(d_all, v_all, mode=mode, bin_gy=0.05)
+        got = DVH.from_sample_chunks(chunks, mode=mode, bin_gy=0.05)
+        assert np.array_equal(got.curve_volume_cc, ref.curve_volume_cc)
+        assert np.array_equal(got.curve_dose_gy, ref.curve_dose_gy)
+        assert (got.mean_gy, got.min_gy, got.max_gy, got.volume_cc) == \
+            (ref.mean_gy, ref.min_gy, ref.max_gy, ref.volume_cc)
+
+
+def test_compact_is_the_same_for_any_thread_count():
+    """Truth: the single-threaded encoding; ranges of planes on two threads (forced by a
+    tiny split threshold) must give the same arrays and the same expanded bits."""
+    import numba
+
+    import dosecalc.kernels.threads as threads
+
+    rng = np.random.default_rng(5)
+    frac = np.where(rng.random((40, 30, 30)) < 0.3, 1.0, rng.random((40, 30, 30)) * (rng.random((40, 30, 30)) < 0.5))
+    frac.setflags(write=False)
+    m = StructureMask("R", frac, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), None, 1.0, 0.0)
+    old_split, old_threads = threads.MIN_SPLIT_WORK, numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = compact(m)
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        threads.MIN_SPLIT_WORK = 10
+        two = compact(m)
+        back = expand(two)
+    finally:
+        threads.MIN_SPLIT_WORK = old_split
+        numba.set_num_threads(old_threads)
+    for a in ("run_off", "run_start", "run_length", "run_value", "values"):
+        assert np.array_equal(getattr(one, a), getattr(two, a)), a
+    assert np.array_equal(back.fraction.view(np.uint64), frac.view(np.uint64))
+
+
+def test_samples_read_from_runs_equal_the_dense_samples():
+    """Truth: mask_samples of the dense mask (the tested gather).  Samples read from the
+    runs of the compact form - aligned lattice cut into pieces, sub-voxel lattice in one
+    piece - are the same bits, in the same order; runs that wrap from one row to the next
+    (a box filled to its edges) included."""
+    from dosecalc.masks import mask_samples
+    from dosecalc.masks.sampling import compact_sample_chunks
+
+    case = make_case()
+    for name, opts in (("Liver", {"supersample": 1}), ("GTV", {"supersample": 3}),
+                       ("Wide", {"supersample": 1}), ("Liver", {})):
+        dense = case.mask(name, **opts)
+        c = compact(dense)
+        n, chunks = compact_sample_chunks(c, case.dose, max_samples=200)
+        pieces = list(chunks())
+        d_ref, v_ref = mask_samples(dense, case.dose)
+        assert n == d_ref.size
+        d = np.concatenate([p[0] for p in pieces])
+        v = np.concatenate([p[1] for p in pieces])
+        assert np.array_equal(d.view(np.uint64), d_ref.view(np.uint64)), name
+        assert np.array_equal(v.view(np.uint64), v_ref.view(np.uint64)), name
+    # a box whose every cell is inside: one run wraps through all rows of each plane
+    full = np.ones((3, 4, 5))
+    full[1, 2, 3] = 0.25
+    full.setflags(write=False)
+    g = case.dose
+    m = StructureMask("Full", full, g.origin_mm, g.spacing_mm, (0, 0, 0), 1.0, 0.0)
+    d_ref, v_ref = mask_samples(m, g)
+    c = compact(m)
+    assert len(c.run_start) == 5  # plane 0, plane 1 (full, partial, full), plane 2
+    _, chunks = compact_sample_chunks(c, g, max_samples=1)
+    pieces = list(chunks())
+    assert len(pieces) == 3
+    assert np.array_equal(np.concatenate([p[0] for p in pieces]), d_ref)
+    assert np.array_equal(np.concatenate([p[1] for p in pieces]), v_ref)
+    # the same box on a sub-voxel lattice inside the grid (trilinear path)
+    h = tuple(s / 2 for s in g.spacing_mm)
+    sub = StructureMask("Sub", full, tuple(o + 1.0 for o in g.origin_mm), h, None, 1.0, 0.0)
+    d_ref, v_ref = mask_samples(sub, g)
+    _, chunks = compact_sample_chunks(compact(sub), g)
+    (d, v), = list(chunks())
+    assert np.array_equal(d, d_ref) and np.array_equal(v, v_ref)
+
+
+def test_dvhs_side_by_side_equal_one_by_one_and_raise_in_order(monkeypatch):
+    """Truth: the DVHs computed one by one on this thread (SIDE_BY_SIDE_MAX_VOXELS = 0).
+    Side by side on two threads every DVH has the same bits; with an unknown structure
+    among the names, the error of the first failing name (in order) is raised."""
+    import numba
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        import pytest
+
+        pytest.skip("needs NUMBA_NUM_THREADS >= 2")
+    names = ["Liver", "GTV", "Wide", "Liver - GTV"]
+    monkeypatch.setattr(analysis, "SIDE_BY_SIDE_MAX_VOXELS", 0)
+    ref = make_case().dvhs(names)
+    monkeypatch.setattr(analysis, "SIDE_BY_SIDE_MAX_VOXELS", 10**9)
+    old = numba.get_num_threads()
+    numba.set_num_threads(2)
+    try:
+        got = make_case().dvhs(names)
+        # errors: the first failing target in order wins, even when a later one fails first
+        import time
+
+        real = analysis.case_dvh
+
+        def failing(case, t, **kw):
+            if t.name == "GTV":
+                time.sleep(0.3)
+                raise ValueError("GTV failed")
+            if t.name == "Wide":
+                raise ValueError("Wide failed")
+            return real(case, t, **kw)
+
+        monkeypatch.setattr(analysis, "case_dvh", failing)
+        try:
+            make_case().dvhs(["Liver", "GTV", "Wide"])
+        except ValueError as exc:
+            assert str(exc) == "GTV failed"
+        else:
+            raise AssertionError("a failing structure must raise")
+    finally:
+        numba.set_num_threads(old)
+    assert list(got) == list(ref)
+    for k in ref:
+        assert np.array_equal(got[k].curve_volume_cc, ref[k].curve_volume_cc)
+        assert np.array_equal(got[k].curve_dose_gy, ref[k].curve_dose_gy)
+        assert got[k].mean_gy == ref[k].mean_gy and got[k].max_gy == ref[k].max_gy
