@@ -86,7 +86,8 @@ def reference_metrics(dose: np.ndarray, vol: np.ndarray, volume_cc: float) -> di
 
 def our_metrics(structure, grid, **mask_options) -> dict[str, float]:
     """The metrics through the public path (``Case.dvh``), as a planning script gets them."""
-    from dosecalc.model import Case, StructureSet
+    from dosecalc.case import Case
+    from dosecalc.model import StructureSet
 
     case = Case(dose=grid, structures=StructureSet((structure,)))
     dvh = case.dvh(structure.number, **mask_options)

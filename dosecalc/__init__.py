@@ -44,8 +44,8 @@ _map_source_kernels()
 
 # public name -> module that defines it
 _EXPORTS = {
-    "load": "dosecalc.io.load",
-    "Case": "dosecalc.model",
+    "load": "dosecalc.case",
+    "Case": "dosecalc.case",
     "DoseGrid": "dosecalc.model",
     "Structure": "dosecalc.model",
     "StructureSet": "dosecalc.model",
@@ -71,7 +71,7 @@ def __getattr__(name: str):
         raise AttributeError(f"module 'dosecalc' has no attribute {name!r}")
     mod = importlib.import_module(module)
     # a module named like the attribute (dosecalc.phantom) is the value itself, unless it
-    # defines that attribute (dosecalc.io.load defines load())
+    # defines that attribute (dosecalc.case defines load())
     value = getattr(mod, name) if hasattr(mod, name) else mod
     globals()[name] = value
     return value

@@ -1,16 +1,14 @@
 """Case-level DVHs: masks cached per case, DVHs of ROIs and derived structures.
 
-These functions back ``Case.mask``, ``Case.dvh`` and ``Case.dvhs``.
+These functions back ``Case.mask``, ``Case.dvh`` and ``Case.dvhs``
+(:class:`dosecalc.case.Case`); they take any :class:`~dosecalc.model.CaseData`.
 
 * A mask depends on the structure (or derived expression), the dose grid's geometry
   (shape, origin, spacing) and the mask options; it does not depend on the dose values.
-  Masks are therefore cached in ``case._cache`` under that key, so the physical DVH and
-  the EQD2 DVH of one structure rasterise it once.  The cache has two tiers: the most
-  recently used dense masks (at most :data:`MASK_CACHE_BYTES`, so that a case with 40
-  structures never keeps 40 large arrays alive), and every mask in compact form
-  (:mod:`dosecalc.masks.compact`: interior runs + boundary fractions, a few MB for a
-  whole 1 mm plan) within a budget sized to the case (:func:`compact_budget_bytes`).
-  A mask that left the dense tier is expanded from its compact form, bit for bit.
+  A case that carries a :class:`~dosecalc.mask_cache.MaskCache` (``case.mask_cache``,
+  as :class:`dosecalc.case.Case` does) keeps its masks there under that key, so the
+  physical DVH and the EQD2 DVH of one structure rasterise it once: the most recently
+  used dense masks and every mask in compact form (:mod:`dosecalc.mask_cache`).
 * The prescription of a DVH defaults to the plan's (``case.plan.prescription_gy``) for
   physical dose only: a converted dose (EQD2, BED) gets none unless one is given, since
   a physical prescription would make ``V100%`` of an EQD2 DVH meaningless.
@@ -20,34 +18,27 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable
 
+import numba
 import numpy as np
 
+from .derived import case_structure, derived_mask
 from .dvh import DEFAULT_BIN_GY, DVH, DVHWarning
 from .errors import ContourError, ParameterError
+from .kernels.threads import worker_count
+from .mask_cache import MASK_CACHE_BYTES, MaskCache, compact_budget_bytes  # noqa: F401  (kept importable from here)
 from .mask_options import MaskOptions
-from .model import Case, DoseGrid, Structure
-
-#: Upper bound on the bytes of dense mask arrays kept in one case's cache: small, since
-#: every mask is kept compact anyway and a large dense tier adds to the peak memory of a
-#: fine grid (a 0.5 mm Body mask alone is 1 GB).
-MASK_CACHE_BYTES = 64 * 1024 * 1024
-#: The compact tier keeps at least this many bytes, or the dose grid's size if larger.
-COMPACT_CACHE_MIN_BYTES = 256 * 1024 * 1024
-_CACHE_KEY = "analysis.masks"
-_COMPACT_KEY = "analysis.masks.compact"
+from .masks import structure_mask
+from .masks.compact import compact, expand
+from .masks.extremes import prism_extremes, sample_extremes
+from .masks.sampling import compact_sample_chunks
+from .model import CaseData, DoseGrid, Structure
+from .radiobiology import converted_samples
 
 
-def compact_budget_bytes(grid: DoseGrid) -> int:
-    """Bytes of compact masks one case keeps: the dose grid's own size (at least
-    :data:`COMPACT_CACHE_MIN_BYTES`).  Compact masks cost about their structures' surface,
-    so every mask of a plan fits far below the size of the grid they are sampled on."""
-    return max(COMPACT_CACHE_MIN_BYTES, int(grid.values_gy.nbytes))
-
-
-def _dose_grid(case: Case, dose: DoseGrid | None) -> DoseGrid:
+def _dose_grid(case: CaseData, dose: DoseGrid | None) -> DoseGrid:
     grid = case.dose if dose is None else dose
     if grid is None:
         raise ParameterError("the case has no dose grid (no RTDOSE loaded); load one or pass dose=")
@@ -56,32 +47,23 @@ def _dose_grid(case: Case, dose: DoseGrid | None) -> DoseGrid:
     return grid
 
 
-def _resolve(case: Case, name):
+def _resolve(case: CaseData, name):
     """The ROI (:class:`Structure`) or :class:`dosecalc.derived.DerivedStructure` that
     ``name`` refers to.
 
     An existing ROI name (case-insensitive) always wins over parsing, so an ROI literally
     named ``"Liver-GTV"`` or ``"Liver - GTV"`` is used as is.
     """
-    from .derived import case_structure
-
     return case_structure(case, name)
 
 
-def _cache(case: Case, key: str = _CACHE_KEY) -> OrderedDict:
-    c = case._cache.get(key)
-    if c is None:
-        c = case._cache[key] = OrderedDict()
-    return c
-
-
-def case_mask(case: Case, name, *, grid: DoseGrid | None = None, options: MaskOptions | None = None,
+def case_mask(case: CaseData, name, *, grid: DoseGrid | None = None, options: MaskOptions | None = None,
               **mask_options):
     """Fractional mask of a structure or derived expression on a dose grid (cached).
 
     Parameters
     ----------
-    case : Case
+    case : CaseData
     name : str, int or Structure
         ROI name (case-insensitive), ROI number, or a derived expression such as
         ``"Liver - GTV"`` (see :mod:`dosecalc.derived`).
@@ -107,7 +89,7 @@ def case_mask(case: Case, name, *, grid: DoseGrid | None = None, options: MaskOp
     return _masks(case, name, _dose_grid(case, grid), opts, dense=True)[1]
 
 
-def case_compact_mask(case: Case, name, *, grid: DoseGrid | None = None,
+def case_compact_mask(case: CaseData, name, *, grid: DoseGrid | None = None,
                       options: MaskOptions | None = None, **mask_options):
     """:func:`case_mask` in compact form (:class:`dosecalc.masks.compact.CompactMask`),
     from the case's cache: what the DVHs read (no dense array is expanded)."""
@@ -115,12 +97,9 @@ def case_compact_mask(case: Case, name, *, grid: DoseGrid | None = None,
     return _masks(case, name, _dose_grid(case, grid), opts, dense=False)[0]
 
 
-def _masks(case: Case, name, g: DoseGrid, opts: MaskOptions, dense: bool):
+def _masks(case: CaseData, name, g: DoseGrid, opts: MaskOptions, dense: bool):
     """(compact, dense) masks of a structure from the cache, built on a miss; ``dense`` is
     None unless asked for (or still in the dense tier)."""
-    from .masks import structure_mask
-    from .masks.compact import compact, expand
-
     target = _resolve(case, name)
     if isinstance(target, Structure):
         if not target.has_volume:
@@ -131,15 +110,10 @@ def _masks(case: Case, name, g: DoseGrid, opts: MaskOptions, dense: bool):
     else:
         ident = ("expr", target.expression)
     key = (ident, g.shape, g.origin_mm, g.spacing_mm, opts.key())
-    with _lock(case):
-        cache = _cache(case)
-        stored = _cache(case, _COMPACT_KEY)
-        mask = cache.get(key)
-        if mask is not None:
-            cache.move_to_end(key)
-        packed = stored.get(key)
-        if packed is not None:
-            stored.move_to_end(key)
+    cache: MaskCache | None = getattr(case, "mask_cache", None)
+    mask = packed = None
+    if cache is not None:
+        mask, packed = cache.get(key), cache.get_compact(key)
     if packed is not None and (mask is not None or not dense):
         return packed, mask
     if packed is not None:
@@ -148,34 +122,13 @@ def _masks(case: Case, name, g: DoseGrid, opts: MaskOptions, dense: bool):
         if isinstance(target, Structure):
             mask = structure_mask(target, g, options=opts)
         else:
-            from .derived import derived_mask
-
             mask = derived_mask(case, target, g, options=opts)
         packed = compact(mask)
-    with _lock(case):
-        stored[key] = packed
-        _trim(stored, compact_budget_bytes(g), lambda c: c.nbytes)
-        cache[key] = mask
-        _trim(cache, MASK_CACHE_BYTES, lambda m: m.fraction.nbytes)
+    if cache is not None:
+        with cache.lock:
+            cache.put_compact(key, packed, compact_budget_bytes(g))
+            cache.put(key, mask)
     return packed, mask
-
-
-def _lock(case: Case):
-    lock = case._cache.get("analysis.lock")
-    if lock is None:
-        import threading
-
-        lock = case._cache.setdefault("analysis.lock", threading.RLock())
-    return lock
-
-
-def _trim(cache: OrderedDict, budget: int, size) -> None:
-    """Drop the least recently used entries until the rest fit in ``budget`` bytes (a
-    single entry over the budget goes too: the caller holds it while it needs it)."""
-    total = sum(size(m) for m in cache.values())
-    while total > budget and cache:
-        _, old = cache.popitem(last=False)
-        total -= size(old)
 
 
 def _display_name(target) -> str:
@@ -200,14 +153,14 @@ def _no_volume(target) -> str:
     return ""
 
 
-def case_dvh(case: Case, name, *, dose: DoseGrid | None = None, prescription_gy: float | None = None,
+def case_dvh(case: CaseData, name, *, dose: DoseGrid | None = None, prescription_gy: float | None = None,
              mode: str = "auto", bin_gy: float = DEFAULT_BIN_GY, options: MaskOptions | None = None,
              **mask_options) -> DVH:
     """DVH of one structure or derived expression.
 
     Parameters
     ----------
-    case : Case
+    case : CaseData
     name : str, int or Structure
         ROI name, ROI number, or derived expression (``"Liver - GTV"``, ``"GTV1 | GTV2"``).
     dose : DoseGrid, optional
@@ -230,8 +183,6 @@ def case_dvh(case: Case, name, *, dose: DoseGrid | None = None, prescription_gy:
         :meth:`DVH.empty <dosecalc.dvh.DVH.empty>` (every metric NaN with the reason)
         and a :class:`~dosecalc.dvh.DVHWarning`; it never raises for that.
     """
-    from .masks.sampling import compact_sample_chunks
-
     grid = _dose_grid(case, dose)
     target = _resolve(case, name)
     if prescription_gy is None and grid.quantity == "dose":
@@ -254,8 +205,6 @@ def case_dvh(case: Case, name, *, dose: DoseGrid | None = None, prescription_gy:
     if grid.dose_type == "EFFECTIVE" and grid.model and mask.index_offset is None:
         # On a sub-voxel lattice, convert the interpolated physical dose rather than
         # interpolate the (convex) EQD2/BED grid, which would overestimate between voxels.
-        from .radiobiology import converted_samples
-
         def sampler(g):
             return next(iter(compact_sample_chunks(packed, g)[1]()))
 
@@ -293,8 +242,6 @@ def _extremes(case, target, grid, mask, chunks):
     inside, at slab ends and dose planes).  Otherwise (derived structures, shape
     interpolation, converted dose): cell samples covering at least
     MINMAX_FRACTION_TOL of their cell, widened by the prism corners where known."""
-    from .masks.extremes import prism_extremes, sample_extremes
-
     cell_cc = float(np.prod(mask.spacing_mm)) / 1000.0
     if isinstance(target, Structure) and grid.quantity == "dose" and mask.prism is not None:
         prep = mask.prism
@@ -318,12 +265,12 @@ def _extremes(case, target, grid, mask, chunks):
     return (lo, hi), how
 
 
-def case_dvhs(case: Case, names: Iterable | None = None, **options) -> dict[str, DVH]:
+def case_dvhs(case: CaseData, names: Iterable | None = None, **options) -> dict[str, DVH]:
     """DVHs of several structures, keyed by structure name (or expression).
 
     Parameters
     ----------
-    case : Case
+    case : CaseData
     names : iterable of str/int, optional
         Structures or derived expressions.  Default: every ROI with closed contours
         (ROIs that hold only points or open contours are skipped, being volumeless).
@@ -382,15 +329,13 @@ def _box_voxels(structure: Structure, grid: DoseGrid) -> float:
     return cells
 
 
-def _dvhs_on_threads(case: Case, targets: list, options: dict) -> list[DVH]:
+def _dvhs_on_threads(case: CaseData, targets: list, options: dict) -> list[DVH]:
     """``[case_dvh(case, t, **options) for t in targets]``, small structures side by side
     on ``worker_count()`` threads (their kernels release the GIL).
 
     Every DVH is computed by itself, as it would be alone, so the results do not depend
     on the thread count; an error is raised for the first failing target in order.
     """
-    from .kernels.threads import worker_count
-
     threads = worker_count()
     if threads <= 1 or len(targets) <= 1:
         return [case_dvh(case, t, **options) for t in targets]
@@ -402,9 +347,6 @@ def _dvhs_on_threads(case: Case, targets: list, options: dict) -> list[DVH]:
              for t in targets]
     if sum(small) <= 1:
         return [case_dvh(case, t, **options) for t in targets]
-    import numba
-    from concurrent.futures import ThreadPoolExecutor
-
     def one(t):
         numba.set_num_threads(threads)  # a new thread starts at NUMBA_NUM_THREADS
         return case_dvh(case, t, **options)

@@ -10,11 +10,9 @@ traceback instead.
 from __future__ import annotations
 
 import argparse
-import importlib
-import pkgutil
 import sys
 
-from . import __version__
+from . import __version__, commands
 from .errors import DoseCalcError
 from .textsafe import one_line
 
@@ -29,27 +27,13 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(EXIT_BAD_INPUT)
 
 
-def command_modules():
-    """The command modules of :mod:`dosecalc.commands`, in their declared order."""
-    from . import commands
-
-    mods = []
-    for info in pkgutil.iter_modules(commands.__path__):
-        if info.name.startswith("_"):
-            continue
-        mod = importlib.import_module(f"{commands.__name__}.{info.name}")
-        if hasattr(mod, "NAME") and hasattr(mod, "run"):
-            mods.append(mod)
-    return sorted(mods, key=lambda m: (getattr(m, "ORDER", 100), m.NAME))
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="dosecalc", description="DVHs, BED/EQD2 and liver-SBRT protocol checks "
                      "for DICOM RT dose plans. Dose in Gy, volume in cc, coordinates in mm.")
     parser.add_argument("--version", action="version", version=f"dosecalc {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for mod in command_modules():
+    for mod in commands.command_modules():
         # argparse %-formats help strings; metric names such as D95% must stay literal
         p = sub.add_parser(mod.NAME, help=mod.HELP.replace("%", "%%"),
                            description=getattr(mod, "DESCRIPTION", mod.HELP))

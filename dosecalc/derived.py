@@ -27,6 +27,16 @@ import numpy as np
 from .errors import ParameterError, StructureNotFoundError
 from .expressions import SYMBOL, ExpressionSyntaxError, parse
 from .mask_options import MaskOptions
+from .masks import (
+    AUTO_MAX_CELLS,
+    StructureMask,
+    auto_supersample,
+    box_voxels,
+    combine,
+    mask_from_prepared,
+    prepare,
+    structure_mask,
+)
 from .model import DoseGrid, Structure
 
 __all__ = ["DerivedStructure", "case_structure", "derived_mask", "parse_expression"]
@@ -138,8 +148,6 @@ def case_structure(case, expression):
 def _auto_factor(mask, grid: DoseGrid) -> int:
     """``supersample="auto"`` factor of a combined mask computed on the dose voxels: the
     plain-structure rule applied to its volume and the box of its non-empty cells."""
-    from . import masks
-
     nz = np.nonzero(mask.fraction)
     if not len(nz[0]):
         return 1
@@ -147,7 +155,7 @@ def _auto_factor(mask, grid: DoseGrid) -> int:
     for ax in range(3):
         idx = nz[2 - ax]
         extent.append((int(idx.max()) - int(idx.min()) + 1) * mask.spacing_mm[ax])
-    return masks.auto_supersample(mask.volume_cc, extent, grid.spacing_mm)
+    return auto_supersample(mask.volume_cc, extent, grid.spacing_mm)
 
 
 def derived_mask(case, expression, grid: DoseGrid | None = None, options: MaskOptions | None = None,
@@ -162,37 +170,35 @@ def derived_mask(case, expression, grid: DoseGrid | None = None, options: MaskOp
         Lattice grid (default ``case.dose``).
     options : MaskOptions, optional
         ``supersample``, ``end_cap``, ``interpolation``; keyword arguments override its
-        fields (as for :func:`dosecalc.masks.structure_mask`).
+        fields (as for :func:`dosecalc.structure_mask`).
 
     Returns
     -------
     StructureMask
         Named after the expression; ``settings["expression"]`` holds the normalised form.
     """
-    from . import masks
-
     grid = case.dose if grid is None else grid
     if grid is None:
         raise ParameterError("derived_mask: the case has no dose grid; pass grid=")
     opts = MaskOptions.from_kwargs(options, **mask_options)
     target = case_structure(case, expression)
     if isinstance(target, Structure):
-        return masks.structure_mask(target, grid, options=opts)
+        return structure_mask(target, grid, options=opts)
     end_cap, interpolation, supersample = opts.end_cap, opts.interpolation, opts.supersample
     for s in target.operands:
         if not s.has_volume:
             raise ParameterError(f"derived structure {target.name!r}: operand {s.name!r} has no closed "
                                  "planar contours (no volume)")
-    preps = {id(s): masks.prepare(s, grid, end_cap, opts.split_gaps) for s in target.operands}
+    preps = {id(s): prepare(s, grid, end_cap, opts.split_gaps) for s in target.operands}
 
     def evaluate(k):
-        leaf = {id(s): masks.mask_from_prepared(preps[id(s)], grid, k, end_cap, interpolation)
+        leaf = {id(s): mask_from_prepared(preps[id(s)], grid, k, end_cap, interpolation)
                 for s in target.operands}
 
         def build(node):
             if node[0] == "roi":
                 return leaf[id(node[1])]
-            return masks.combine(node[0], build(node[1]), build(node[2]))
+            return combine(node[0], build(node[1]), build(node[2]))
 
         return build(target.tree)
 
@@ -203,8 +209,8 @@ def derived_mask(case, expression, grid: DoseGrid | None = None, options: MaskOp
         result = evaluate(1)
         k = _auto_factor(result, grid)
         # every operand shares the lattice, so the memory cap applies to each one's box
-        voxels = max(masks.box_voxels(p, grid) for p in preps.values())
-        while k > 1 and voxels * k ** 3 > masks.AUTO_MAX_CELLS:
+        voxels = max(box_voxels(p, grid) for p in preps.values())
+        while k > 1 and voxels * k ** 3 > AUTO_MAX_CELLS:
             k -= 1
         if k > 1:
             result = evaluate(k)
@@ -212,7 +218,7 @@ def derived_mask(case, expression, grid: DoseGrid | None = None, options: MaskOp
         result = evaluate(supersample)
     settings = dict(result.settings)
     settings.update({"expression": target.expression, "supersample_requested": supersample})
-    return masks.StructureMask(name=target.name, fraction=result.fraction, origin_mm=result.origin_mm,
+    return StructureMask(name=target.name, fraction=result.fraction, origin_mm=result.origin_mm,
                                spacing_mm=result.spacing_mm, index_offset=result.index_offset,
                                volume_cc=result.volume_cc, outside_cc=result.outside_cc, settings=settings,
                                corners_mm=result.corners_mm)

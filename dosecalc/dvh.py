@@ -67,7 +67,9 @@ from typing import Iterable
 import numpy as np
 
 from .errors import MetricSpecError, ParameterError
+from .kernels.dvh import sample_stats, stable_argsort, weighted_histogram
 from .metrics import MetricSpec, metric_label, parse_metric, quantity_matches
+from .serialise import jsonable
 
 #: Above this many samples ``mode="auto"`` histograms instead of sorting: a sort is
 #: O(N log N) and dominated the DVHs of large organs, the histogram is O(N), and with
@@ -628,7 +630,7 @@ class DVH:
             "min_gy": num(self.min_gy),
             "mean_gy": num(self.mean_gy),
             "max_gy": num(self.max_gy),
-            "settings": _jsonable(self.settings),
+            "settings": jsonable(self.settings),
         }
         specs = list(metrics)
         if specs:
@@ -645,18 +647,3 @@ class DVH:
             dose, vol = self.cumulative(curve_step_gy * np.arange(n, dtype=np.float64))
             out["cumulative"] = {"dose_gy": dose.tolist(), "volume_cc": vol.tolist()}
         return out
-
-
-def _jsonable(obj):
-    """Settings as plain JSON types (tuples -> lists, numpy scalars -> Python)."""
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if obj is None or isinstance(obj, (str, int, float, bool)):
-        return obj
-    return str(obj)

@@ -31,10 +31,11 @@ import math
 
 import numpy as np
 
+from .analysis import case_dvh
 from .dvh import DVH
 from .errors import ParameterError
 from .mask_options import MaskOptions
-from .model import Case, DoseGrid
+from .model import CaseData, DoseGrid
 
 
 def grid_dvh(dose: DoseGrid, *, name: str = "dose grid") -> DVH:
@@ -98,13 +99,13 @@ def homogeneity_index(target: DVH) -> float:
     return (d2 - d98) / d50
 
 
-def case_indices(case: Case, target, *, prescription_gy: float | None = None, dose: DoseGrid | None = None,
+def case_indices(case: CaseData, target, *, prescription_gy: float | None = None, dose: DoseGrid | None = None,
                  region: str | None = None, options: MaskOptions | None = None, **mask_options) -> dict:
     """Paddick CI, gradient index and ICRU 83 HI of one target of a case.
 
     Parameters
     ----------
-    case : Case
+    case : CaseData
     target : str
         Target structure or derived expression (``"PTV"``, ``"PTV1 | PTV2"``).
     prescription_gy : float, optional
@@ -125,8 +126,6 @@ def case_indices(case: Case, target, *, prescription_gy: float | None = None, do
         ``TV_cc``, ``TV_PIV_cc``, ``PIV_cc``, ``PIV50_cc``; ``prescription_gy``, ``region``
         and ``coverage_warning`` (of the target, or None).
     """
-    from .analysis import case_dvh
-
     rx = _rx(prescription_gy if prescription_gy is not None else case.prescription_gy)
     grid = case.dose if dose is None else dose
     if grid is None:

@@ -260,6 +260,8 @@ class DoseGrid:
         ndarray of float64, shape (N,) (or a float for a single point)
             Dose in Gy.
         """
+        # local: the numba kernels cost ~1 s of import, which loading and reading a grid
+        # do not need (dosecalc info, the loaders)
         from .kernels.interp import trilinear_points
 
         try:
@@ -288,6 +290,7 @@ class DoseGrid:
         """Write this grid as an RTDOSE file (atomically); see :func:`dosecalc.io.write_rtdose`."""
         import os
 
+        # local: the RTDOSE writer imports pydicom (~1 s cold), which no reader of a grid needs
         from .io.write_rtdose import write_rtdose
 
         if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
@@ -555,12 +558,12 @@ class FileRecord:
 
 
 @dataclass(frozen=True, eq=False)
-class Case:
-    """One plan's dose, structures, plan and CT geometry, as loaded by :func:`dosecalc.load`.
+class CaseData:
+    """One plan's dose, structures, plan and CT geometry: what the loader reads.
 
-    Analysis methods (``dvh``, ``dvhs``, ``structure``, ``eqd2``, ``bed``) live in their
-    own modules; the case only holds the data and caches masks so that several DVHs of the
-    same structure (physical and EQD2, say) rasterise it once.
+    Plain data.  The operations on a case (``dvh``, ``dvhs``, ``mask``, ``structure``,
+    ``eqd2``, ``bed``) live above the analysis layers, in :class:`dosecalc.case.Case`,
+    which :func:`dosecalc.load` returns.
     """
 
     dose: DoseGrid | None
@@ -571,7 +574,6 @@ class Case:
     notes: tuple[str, ...] = ()
     frame_of_reference_uid: str | None = None
     patient_id: str | None = None
-    _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def fractions(self) -> int | None:
@@ -585,48 +587,3 @@ class Case:
     @property
     def prescription_gy(self) -> float | None:
         return None if self.plan is None else self.plan.prescription_gy
-
-    # Analysis entry points; the work is done in the modules named.
-    def structure(self, expression: str | int):
-        """A structure by name or number, or a derived one such as ``"Liver - GTV"``
-        (see :mod:`dosecalc.derived`)."""
-        from .derived import case_structure
-
-        return case_structure(self, expression)
-
-    def mask(self, name, **options):
-        """Fractional voxel mask of a structure on the dose grid (see :mod:`dosecalc.masks`)."""
-        from .analysis import case_mask
-
-        return case_mask(self, name, **options)
-
-    def dvh(self, name, **options):
-        """DVH of one structure (see :func:`dosecalc.analysis.case_dvh`)."""
-        from .analysis import case_dvh
-
-        return case_dvh(self, name, **options)
-
-    def dvhs(self, names=None, **options):
-        """DVHs of several structures, by default every one with contours."""
-        from .analysis import case_dvhs
-
-        return case_dvhs(self, names, **options)
-
-    def stored_dvhs(self):
-        """The planning system's own DVHs from the RTDOSE's DVHSequence, keyed by ROI name
-        (see :mod:`dosecalc.stored_dvh`); empty when the RTDOSE stores none."""
-        from .stored_dvh import case_stored_dvhs
-
-        return case_stored_dvhs(self)
-
-    def eqd2(self, alpha_beta, fractions=None, model="lq", transition_dose=None) -> DoseGrid:
-        """Voxel-wise EQD2 grid (see :func:`dosecalc.radiobiology.case_eqd2`)."""
-        from .radiobiology import case_eqd2
-
-        return case_eqd2(self, alpha_beta, fractions=fractions, model=model, transition_dose=transition_dose)
-
-    def bed(self, alpha_beta, fractions=None, model="lq", transition_dose=None) -> DoseGrid:
-        """Voxel-wise BED grid (see :func:`dosecalc.radiobiology.case_bed`)."""
-        from .radiobiology import case_bed
-
-        return case_bed(self, alpha_beta, fractions=fractions, model=model, transition_dose=transition_dose)

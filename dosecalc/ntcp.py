@@ -23,7 +23,9 @@ import numpy as np
 
 from .errors import ParameterError
 from .mask_options import MaskOptions
+from .masks import mask_samples
 from .quantity import DoseKind, DoseQuantity
+from .radiobiology import case_eqd2, converted_samples
 
 __all__ = ["LKBParameters", "NTCPPopulationWarning", "RILD_PARAMETER_SETS", "population_warning", "geud", "geud_from_samples", "geud_from_curve",
            "ntcp_lkb", "ntcp_from_geud", "lkb_parameters", "case_geud", "case_ntcp"]
@@ -327,8 +329,6 @@ def case_geud(case, name, a=None, n=None, *, dose=None, options=None, **mask_opt
         converts the interpolated physical dose on sub-voxel lattices).
         A part of the structure outside the grid is left out, with a warning.
     """
-    from .masks import mask_samples
-
     grid = case.dose if dose is None else dose
     if grid is None:
         raise ParameterError("the case has no dose grid; pass dose=")
@@ -337,8 +337,6 @@ def case_geud(case, name, a=None, n=None, *, dose=None, options=None, **mask_opt
         warnings.warn(f"gEUD of {name!r}: {mask.outside_cc:.4g} cc of {mask.volume_cc:.4g} cc lies "
                       "outside the dose grid and is left out", UserWarning, stacklevel=2)
     if grid.dose_type == "EFFECTIVE":
-        from .radiobiology import converted_samples
-
         d, v = converted_samples(mask, grid, case.dose)
     else:
         d, v = mask_samples(mask, grid)
@@ -395,8 +393,6 @@ def case_ntcp(case, name, parameters="michigan", *, fractions=None, dose=None, o
         if p.quantity == "dose":
             dose = case.dose
         elif p.alpha_beta_gy is not None and DoseQuantity.parse(p.quantity).kind is DoseKind.EQD2:
-            from .radiobiology import case_eqd2
-
             dose = case_eqd2(case, p.alpha_beta_gy, fractions=fractions)
         else:
             raise ParameterError(f"parameter set {p.name!r} ({p.quantity}) needs dose= in that quantity")

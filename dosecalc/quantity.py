@@ -26,7 +26,13 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["DoseKind", "DoseQuantity", "PHYSICAL"]
+__all__ = ["DoseKind", "DoseQuantity", "PHYSICAL", "format_g"]
+
+
+def format_g(x: float) -> str:
+    """Shortest ``g`` text of a number (``2.5``, ``10``, ``0.03``): how every label and
+    sentence writes a parameter such as alpha/beta."""
+    return format(float(x), "g")
 
 
 class DoseKind(StrEnum):
@@ -44,10 +50,6 @@ _KIND_OF_PREFIX = {v: k for k, v in _PREFIX.items()}
 _LABEL = re.compile(r"(EQD2Gy|BED)(?:\((.*)\))?")
 # a/b stated as a plain decimal number of Gy (what a protocol must write)
 _PLAIN_NUMBER = re.compile(r"\d+(\.\d*)?")
-
-
-def _fmt(x: float) -> str:
-    return format(float(x), "g")
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,7 @@ class DoseQuantity:
         prefix = _PREFIX[self.kind]
         if self.alpha_beta is None:
             return prefix
-        ab = self.alpha_beta if isinstance(self.alpha_beta, str) else _fmt(self.alpha_beta)
+        ab = self.alpha_beta if isinstance(self.alpha_beta, str) else format_g(self.alpha_beta)
         return f"{prefix}(a/b={ab})"
 
     def __str__(self) -> str:

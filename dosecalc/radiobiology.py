@@ -40,10 +40,20 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from .dose_reading import converted_warning, grid_summation, reading_sentence
 from .errors import FrameOfReferenceError, ParameterError
+from .kernels.interp import trilinear_lattice
+from .kernels.radiobiology import (
+    MODEL_LQ,
+    MODEL_LQ_L,
+    QUANTITY_BED,
+    QUANTITY_EQD2,
+    lq_convert,
+)
+from .masks import mask_samples
 from .model import DoseGrid
 from .provenance import DoseProvenance
-from .quantity import DoseKind, DoseQuantity
+from .quantity import DoseKind, DoseQuantity, format_g
 from .summation import Summation
 
 __all__ = [
@@ -108,26 +118,14 @@ def _check_transition(model: str, transition_dose) -> float | None:
     return _check_alpha_beta(transition_dose, "transition_dose")
 
 
-def _fmt(x: float) -> str:
-    return format(float(x), "g")
-
-
 def quantity_label(quantity: str, alpha_beta) -> str:
     """TG-263 label of a converted dose: ``EQD2Gy(a/b=2.5)``, ``BED(a/b=10)``,
     ``EQD2Gy(a/b=map)`` when ``alpha_beta`` is ``"map"`` (:class:`DoseQuantity`)."""
     return DoseQuantity.converted("EQD2" if quantity == "EQD2" else "BED", alpha_beta).label
 
 
-def _kernel():
-    from .kernels.radiobiology import lq_convert
-
-    return lq_convert
-
-
 def _run_kernel(values, scale, fractions, labels, ab_table, dt, model, quantity, inverse, out,
                 what: str) -> None:
-    from .kernels.radiobiology import MODEL_LQ, MODEL_LQ_L, QUANTITY_BED, QUANTITY_EQD2
-
     table = np.ascontiguousarray(ab_table, dtype=np.float64)
     dt_table = np.full(table.shape, dt if dt is not None else 1.0)
     if labels.size and int(labels.max()) >= table.size:
@@ -138,7 +136,7 @@ def _run_kernel(values, scale, fractions, labels, ab_table, dt, model, quantity,
     values.setflags(write=False)
     labels = labels.view()
     labels.setflags(write=False)
-    bad = _kernel()(values, float(scale), float(fractions), labels, table, dt_table,
+    bad = lq_convert(values, float(scale), float(fractions), labels, table, dt_table,
                     MODEL_LQ_L if model == "LQ-L" else MODEL_LQ,
                     QUANTITY_EQD2 if quantity == "EQD2" else QUANTITY_BED,
                     1 if inverse else 0, out)
@@ -220,8 +218,6 @@ def _source_scale(grid: DoseGrid, n: int) -> tuple[float, str]:
         raise ParameterError(
             f"dose grid DoseType is {grid.dose_type} (quantity {grid.quantity!r}); BED/EQD2 "
             "conversion needs PHYSICAL dose (converting a converted dose twice is wrong)")
-    from .dose_reading import grid_summation, reading_sentence
-
     how = grid_summation(grid)  # the summation rule, with the loader's RTPLAN cross-check
     why = reading_sentence(grid)
     if why:
@@ -305,12 +301,12 @@ def convert_grid(grid: DoseGrid, alpha_beta, fractions, model="lq", transition_d
                                  "give a label map instead")
         lab = inverse.reshape(grid.shape).astype(np.uint8 if table.size <= 256 else np.uint16)
         ab_record = [float(v) for v in table] if table.size <= 16 else f"{table.size} values"
-        ab_label = "map" if table.size > 1 else _fmt(table[0])
+        ab_label = "map" if table.size > 1 else format_g(table[0])
     else:
         table = np.array([_check_alpha_beta(alpha_beta)])
         lab = None
         ab_record = float(table[0])
-        ab_label = _fmt(table[0])
+        ab_label = format_g(table[0])
 
     out = np.empty(grid.shape, dtype=np.float64)
     _run_kernel(grid.values_gy.reshape(-1), scale, n,
@@ -333,8 +329,8 @@ def convert_grid(grid: DoseGrid, alpha_beta, fractions, model="lq", transition_d
         source_path=grid.source_path,
         **{k: v for k, v in (map_info or {}).items() if k != "alpha_beta"},
     )
-    model_text = model_name if dt is None else f"{model_name}, d_T={_fmt(dt)} Gy/fx"
-    ab_text = (f"a/b={_fmt(table[0])} Gy" if ab_label != "map"
+    model_text = model_name if dt is None else f"{model_name}, d_T={format_g(dt)} Gy/fx"
+    ab_text = (f"a/b={format_g(table[0])} Gy" if ab_label != "map"
                else "a/b map " + (map_info or {}).get("map_text", str(ab_record)))
     desc = f"{quantity} ({model_text}, {ab_text}, {n} fx); {scale_text}"
     if map_info and map_info.get("overlaps"):
@@ -342,8 +338,6 @@ def convert_grid(grid: DoseGrid, alpha_beta, fractions, model="lq", transition_d
             f"{o['winner']} over {o['loser']} {o['volume_cc']:.3g} cc" for o in map_info["overlaps"])
     if grid.reading is not None:
         info["source_reading"] = grid.reading.text
-    from .dose_reading import converted_warning
-
     implausible = converted_warning(out, label)
     if implausible:
         # never silent: thousands of Gy EQD2 means a total read as per fraction (or worse)
@@ -398,7 +392,7 @@ class AlphaBetaMap:
         return d
 
     def text(self) -> str:
-        return ", ".join(f"{k}={_fmt(v)}" for k, v in self.as_dict().items())
+        return ", ".join(f"{k}={format_g(v)}" for k, v in self.as_dict().items())
 
 
 def alpha_beta_map(case, alpha_beta: Mapping, grid: DoseGrid | None = None) -> AlphaBetaMap:
@@ -566,8 +560,6 @@ def sum_courses(courses, alpha_beta, reference: DoseGrid | None = None, model="l
         Courses (or the reference) in different frames of reference: no registration is
         done.  A missing FrameOfReferenceUID is warned about, not assumed equal silently.
     """
-    from .kernels.interp import trilinear_lattice
-
     quantity = str(quantity).upper()
     if quantity not in ("EQD2", "BED"):
         raise ParameterError(f"quantity must be 'EQD2' or 'BED', got {quantity!r}")
@@ -653,8 +645,8 @@ def sum_courses(courses, alpha_beta, reference: DoseGrid | None = None, model="l
     model_info = DoseProvenance(model=model_name, quantity=label, alpha_beta=ab, fractions=None,
                                 transition_dose_gy=dt, source_summation_type="MULTI_PLAN",
                                 courses=records, outside=outside)
-    dt_text = "" if dt is None else f", d_T={_fmt(dt)} Gy/fx"
-    desc = (f"sum of {len(records)} courses in {quantity} ({model_name}{dt_text}, a/b={_fmt(ab)} Gy), "
+    dt_text = "" if dt is None else f", d_T={format_g(dt)} Gy/fx"
+    desc = (f"sum of {len(records)} courses in {quantity} ({model_name}{dt_text}, a/b={format_g(ab)} Gy), "
             "each converted with its own fractions ("
             + ", ".join("pre-converted" if r["fractions"] is None else f"{r['fractions']} fx" for r in records)
             + ") and resampled trilinearly onto the reference grid")
@@ -698,8 +690,6 @@ def converted_samples(mask, converted: DoseGrid, source: DoseGrid | None,
         One entry per mask cell with a non-zero fraction; dose in ``converted.quantity``.
     """
     if sampler is None:
-        from .masks import mask_samples
-
         def sampler(g):
             return mask_samples(mask, g)
 

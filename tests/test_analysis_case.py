@@ -10,11 +10,12 @@ import math
 import numpy as np
 import pytest
 
-import dosecalc.analysis as analysis
+import dosecalc.mask_cache as mask_cache
 from dosecalc.analysis import case_dvh, case_dvhs, case_mask
 from dosecalc.dvh import DVH, DVHWarning
 from dosecalc.errors import ContourError, MetricSpecError, StructureNotFoundError
-from dosecalc.model import Case, ContourPlane, DoseGrid, Plan, Structure, StructureSet
+from dosecalc.case import Case
+from dosecalc.model import ContourPlane, DoseGrid, Plan, Structure, StructureSet
 
 GRAD = 0.5  # Gy per mm along x
 SPACING = (2.5, 2.5, 2.5)
@@ -136,9 +137,9 @@ def test_mask_cache_shared_by_same_geometry_and_bounded(monkeypatch):
     assert case_mask(case, "Liver", grid=make_grid("EQD2Gy(a/b=2.5)")) is m1
     m2 = case_mask(case, "Liver", supersample=1)
     assert m2 is not m1 and m2.index_offset is not None
-    monkeypatch.setattr(analysis, "MASK_CACHE_BYTES", m2.fraction.nbytes + 1)
+    monkeypatch.setattr(mask_cache, "MASK_CACHE_BYTES", m2.fraction.nbytes + 1)
     m3 = case_mask(case, "GTV", supersample=1)
-    cache = case._cache[analysis._CACHE_KEY]
+    cache = case.mask_cache
     # m1 and m2 no longer fit beside m3: the least recently used go first, m3 stays.
     assert list(cache.values()) == [m3]
     assert case_mask(case, "GTV", supersample=1) is m3

@@ -36,7 +36,7 @@ def test_failing_section_does_not_hide_others(tmp_path, monkeypatch, capsys):
         stream.write("good section ran\n")
 
     mods = [demo, _fake("bad", 1, bad), _fake("good", 2, good)]
-    monkeypatch.setattr(dosecalc.cli, "command_modules", lambda: mods)
+    monkeypatch.setattr(dosecalc.commands, "command_modules", lambda: mods)
     rc = demo.run(argparse.Namespace(out=tmp_path / "o", spacing=8.0, debug=False))
     text = capsys.readouterr().out
     assert rc == 1
@@ -56,7 +56,7 @@ def test_temporary_folder_removed(monkeypatch, capsys):
         seen["out"] = Path(out)
         assert (Path(out) / "case" / "RS_synthetic.dcm").is_file()
 
-    monkeypatch.setattr(dosecalc.cli, "command_modules", lambda: [demo, _fake("good", 2, good)])
+    monkeypatch.setattr(dosecalc.commands, "command_modules", lambda: [demo, _fake("good", 2, good)])
     assert demo.run(argparse.Namespace(out=None, spacing=8.0, debug=False)) == 0
     assert not seen["out"].exists()
 

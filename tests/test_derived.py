@@ -12,7 +12,8 @@ import pytest
 from dosecalc.derived import DerivedStructure, case_structure, derived_mask
 from dosecalc.errors import ParameterError, StructureNotFoundError
 from dosecalc.masks import combine, structure_mask
-from dosecalc.model import Case, ContourPlane, DoseGrid, Structure, StructureSet
+from dosecalc.case import Case
+from dosecalc.model import ContourPlane, DoseGrid, Structure, StructureSet
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/ helpers (importlib mode)
 from analytic_shapes import prism_volume_cc, sphere  # noqa: E402

@@ -8,7 +8,8 @@ it spans z in [-0.5, 10.5] mm.  Cell-centre samples alone stop half a cell short
 import numpy as np
 import pytest
 
-from dosecalc.model import Case, ContourPlane, DoseGrid, Structure, StructureSet
+from dosecalc.case import Case
+from dosecalc.model import ContourPlane, DoseGrid, Structure, StructureSet
 
 
 def dose_fn(x, y, z):

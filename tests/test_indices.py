@@ -16,7 +16,8 @@ import pytest
 from dosecalc.errors import ParameterError
 from dosecalc.indices import case_indices, gradient_index, grid_dvh, homogeneity_index, paddick_ci
 from dosecalc.dvh import DVH
-from dosecalc.model import Case, ContourPlane, DoseGrid, Plan, Structure, StructureSet
+from dosecalc.case import Case
+from dosecalc.model import ContourPlane, DoseGrid, Plan, Structure, StructureSet
 
 H = 2.0
 VOX = H ** 3 / 1000.0

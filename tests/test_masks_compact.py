@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 import dosecalc.analysis as analysis
+import dosecalc.mask_cache as mask_cache
 import dosecalc.masks.rasterise as rasterise_mod
 from dosecalc.masks.compact import compact, expand
 from dosecalc.masks.lattice import StructureMask
@@ -61,7 +62,7 @@ def test_eqd2_after_physical_rasterises_nothing_and_matches_fresh(monkeypatch):
     """With the dense tier emptied (budget 0), the EQD2 pass expands every mask from the
     compact tier: no structure is rasterised a second time, and every DVH equals the one
     of a case that computed that structure from scratch."""
-    monkeypatch.setattr(analysis, "MASK_CACHE_BYTES", 0)
+    monkeypatch.setattr(mask_cache, "MASK_CACHE_BYTES", 0)  # the constant lives in dosecalc.mask_cache
     calls = []
     real = rasterise_mod.mask_from_prepared
 

@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 
 from dosecalc.analysis import case_dvh
-from dosecalc.model import Case, ContourPlane, DoseGrid, Plan, Structure, StructureSet
+from dosecalc.case import Case
+from dosecalc.model import ContourPlane, DoseGrid, Plan, Structure, StructureSet
 
 SPACING = (3.0, 2.5, 2.0)
 ORIGIN = (-60.0, -50.0, -24.0)

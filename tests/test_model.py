@@ -76,7 +76,7 @@ def test_duplicate_roi_names_are_ambiguous_by_name_but_reachable_by_number():
         ss["Frame"]
     assert ss[2].number == 2
 
-    from dosecalc.model import Case
+    from dosecalc.case import Case
 
     grid = DoseGrid(np.ones((3, 30, 30)), (0.5, 0.5, -1.0), (1.0, 1.0, 1.0))
     dvhs = Case(dose=grid, structures=ss).dvhs(supersample=1)

@@ -10,7 +10,8 @@ where shape-based interpolation fails (see dosecalc.masks), and why it is not th
 import numpy as np
 import pytest
 
-from dosecalc.model import Case, ContourPlane, DoseGrid, Structure, StructureSet
+from dosecalc.case import Case
+from dosecalc.model import ContourPlane, DoseGrid, Structure, StructureSet
 
 
 def oblique_tube(r_mm, theta, length_mm, dz_mm, n=256):

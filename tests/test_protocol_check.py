@@ -10,8 +10,9 @@ closed form D (d + a/b) / (2 + a/b).
 import numpy as np
 import pytest
 
-from dosecalc.model import Case, ContourPlane, DoseGrid, Plan, Structure, StructureSet
+from dosecalc.case import Case
 from dosecalc.errors import ParameterError
+from dosecalc.model import ContourPlane, DoseGrid, Plan, Structure, StructureSet
 from dosecalc.protocols.evaluate import check, overall_verdict, verdict_for
 from dosecalc.protocols.schema import load_protocol
 

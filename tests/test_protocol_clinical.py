@@ -16,7 +16,8 @@ import pytest
 
 from dosecalc.cli import build_parser
 from dosecalc.errors import ParameterError
-from dosecalc.model import Case, ContourPlane, DoseGrid, Plan, Structure, StructureSet
+from dosecalc.case import Case
+from dosecalc.model import ContourPlane, DoseGrid, Plan, Structure, StructureSet
 from dosecalc.ntcp import population_warning
 from dosecalc.protocols.conversion import Conversion, convert_constraint, nearest_fractionation
 from dosecalc.protocols.eligibility import check_eligibility

@@ -14,7 +14,8 @@ import pytest
 
 from dosecalc import radiobiology as rb
 from dosecalc.errors import ParameterError, StructureNotFoundError
-from dosecalc.model import Case, DoseGrid, Plan, StructureSet
+from dosecalc.case import Case
+from dosecalc.model import DoseGrid, Plan, StructureSet
 
 SHAPE = (6, 8, 10)
 

@@ -12,7 +12,8 @@ import json
 import numpy as np
 import pytest
 
-from dosecalc.model import Case, ContourPlane, DoseGrid, Plan, Structure, StructureSet
+from dosecalc.case import Case
+from dosecalc.model import ContourPlane, DoseGrid, Plan, Structure, StructureSet
 from dosecalc.protocols.evaluate import check
 from dosecalc.protocols.report import render, svg_dvh, to_csv, to_html, to_json, to_table
 from dosecalc.protocols.schema import load_protocol

@@ -15,7 +15,7 @@ from .jobs import PlanJob, PlanResult
 def evaluate_plan(job: PlanJob, protocol, fractions=None, child_pugh=None,
                   fingerprint: str = "", dose_is=None, options: dict | None = None) -> PlanResult:
     """Load and check one plan; every error becomes part of the result, never raised."""
-    from ..io.load import load
+    from ..case import load
     from ..protocols.evaluate import check
 
     t0 = time.perf_counter()

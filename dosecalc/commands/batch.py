@@ -12,6 +12,9 @@ import re
 import signal
 import sys
 
+from ..errors import ParameterError
+from .info import add_dose_is
+
 NAME = "batch"
 ORDER = 95
 HELP = "evaluate every plan below a folder against a protocol (local processes or Dask)"
@@ -46,8 +49,6 @@ def register(p) -> None:
     p.add_argument("--fractions", type=int, default=None, metavar="N")
     p.add_argument("--child-pugh", default=None, metavar="CLASS", help="e.g. A5, A6, B7 (all plans)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
-    from .info import add_dose_is
-
     add_dose_is(p)
     from .check import add_matching_options, add_protocol_options
 
@@ -64,7 +65,6 @@ _SCHEDULER = re.compile(r"(tcp|tls|inproc|ucx|ws|wss)://[^\s/:]+(:\d{1,5})?/?|[^
 
 def _connect(address: str):
     """A Dask client for ``address``, or one-line :class:`ParameterError`."""
-    from ..errors import ParameterError
 
     if not _SCHEDULER.fullmatch(address):
         raise ParameterError(f"--scheduler {address!r} is not a scheduler address; expected "

@@ -9,6 +9,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ..errors import ParameterError
+from ..io.atomic import write_text
+from .info import add_dose_is
+
 NAME = "check"
 ORDER = 90
 HELP = "check a plan against a liver-SBRT protocol (exit 0 pass, 1 fail, 3 incomplete, 2 bad input)"
@@ -45,8 +49,6 @@ def register(p) -> None:
     p.add_argument("--plot", choices=("auto", "builtin", "matplotlib"), default="auto",
                    help="DVH plots in HTML: matplotlib when installed (auto), or the built-in SVG")
     p.add_argument("--out", default=None, metavar="FILE", help="write the report to FILE (atomically)")
-    from .info import add_dose_is
-
     add_dose_is(p)
 
 
@@ -71,7 +73,6 @@ def add_protocol_options(p) -> None:
 
 def parse_mapping(items, map_file=None) -> dict[str, str]:
     """``["Liver=LIVER_1", ...]`` (and a TOML mapping file) -> ``{"Liver": "LIVER_1"}``."""
-    from ..errors import ParameterError
     from ..protocols.matching import load_mapping
 
     out = load_mapping(map_file) if map_file else {}
@@ -116,7 +117,6 @@ def _summary(report) -> str:
 def demo(case, out, stream) -> None:
     """Check the synthetic case against every built-in protocol: print the tables and write
     one HTML report per protocol into ``out``."""
-    from ..io.atomic import write_text
     from ..protocols.evaluate import check
     from ..protocols.report import to_html, to_table
     from ..protocols.schema import builtin_ids

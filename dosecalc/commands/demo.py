@@ -14,6 +14,9 @@ import time
 import traceback
 from pathlib import Path
 
+from .. import commands
+from ..errors import DoseCalcError, ParameterError
+
 NAME = "demo"
 HELP = "write a synthetic liver-SBRT case and run every command's demo on it"
 DESCRIPTION = ("Write the synthetic liver-SBRT export (CT, RTSTRUCT, RTPLAN, RTDOSE), load it "
@@ -36,8 +39,6 @@ def _header(stream, title: str) -> None:
 
 def run(args) -> int:
     from .. import load
-    from ..cli import command_modules
-    from ..errors import DoseCalcError, ParameterError
     from ..phantom import write_case
 
     stream = sys.stdout
@@ -60,7 +61,7 @@ def run(args) -> int:
         _summary(case, case_dir, stream, t_write, t_load)
 
         this = sys.modules[__name__]
-        for mod in command_modules():
+        for mod in commands.command_modules():
             if mod is this or mod.NAME == NAME or not hasattr(mod, "demo"):
                 continue
             _header(stream, mod.NAME)

@@ -20,11 +20,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import sys
 
+from ..errors import ParameterError, StructureNotFoundError
+from ..io.atomic import write_text
 from ..mask_options import MaskOptions
 from ..textsafe import csv_cell, printable_tree
+from ..serialise import finite_or_none, jsonable
+from .info import _reading, add_dose_is
 
 NAME = "dvh"
 ORDER = 20
@@ -44,8 +47,6 @@ DEMO_TARGETS = ("PTV", "PTV1", "PTV2")
 
 
 def _supersample(text: str):
-    from ..errors import ParameterError
-
     if text == "auto":
         return "auto"
     try:
@@ -88,8 +89,6 @@ def register(parser) -> None:
     parser.add_argument("--compare-stored", action="store_true",
                         help="print the planning system's DVHs stored in the RTDOSE (DVHSequence) beside "
                              "ours, with the difference per metric (ours - stored)")
-    from .info import add_dose_is
-
     add_dose_is(parser)
 
 
@@ -106,33 +105,27 @@ def structure_dvhs(case, names=None, *, dose=None, prescription_gy=None, options
 
 def report(dvhs, specs, settings: dict) -> dict:
     """The JSON-ready report of ``[(name, DVH)]`` for metric ``specs`` (see module doc)."""
-    from ..dvh import _jsonable
-
     structures = []
     for name, dvh in dvhs:
         results = [dvh.evaluate(s) for s in specs]
         entry = {
             "name": name,
-            "volume_cc": _num(dvh.volume_cc),
-            "covered_cc": _num(dvh.covered_cc),
-            "outside_cc": _num(dvh.outside_cc),
+            "volume_cc": finite_or_none(dvh.volume_cc),
+            "covered_cc": finite_or_none(dvh.covered_cc),
+            "outside_cc": finite_or_none(dvh.outside_cc),
             "quantity": dvh.quantity,
-            "prescription_gy": _num(dvh.prescription_gy),
+            "prescription_gy": finite_or_none(dvh.prescription_gy),
             "coverage_warning": dvh.coverage_warning,
-            "metrics": {r.spec: _num(r.value) for r in results},
+            "metrics": {r.spec: finite_or_none(r.value) for r in results},
             "labels": {r.spec: r.label for r in results},
             "units": {r.spec: r.unit for r in results},
-            "settings": _jsonable(dvh.settings),
+            "settings": jsonable(dvh.settings),
         }
         notes = {r.spec: r.note for r in results if r.note and r.note != dvh.coverage_warning}
         if notes:
             entry["notes"] = notes
         structures.append(entry)
     return {"structures": structures, "settings": settings}
-
-
-def _num(x):
-    return None if x is None or not math.isfinite(float(x)) else float(x)
 
 
 def _fmt(v) -> str:
@@ -269,10 +262,7 @@ def render(rep: dict, fmt: str) -> str:
 
 
 def _settings(case, dose, specs, mask_options, prescription_gy) -> dict:
-    from ..dvh import _jsonable
-    from .info import _reading
-
-    return _jsonable({
+    return jsonable({
         "dose_file": dose.source_path if dose is not None else None,
         "dose_quantity": dose.quantity if dose is not None else None,
         "dose_type": dose.dose_type if dose is not None else None,
@@ -287,7 +277,7 @@ def _settings(case, dose, specs, mask_options, prescription_gy) -> dict:
 
 def run(args) -> int:
     from ..io.atomic import input_files, write_text
-    from ..io.load import load
+    from ..case import load
     from ..metrics import parse_metric
 
     specs = list(args.metric) or list(DEFAULT_METRICS)
@@ -297,8 +287,6 @@ def run(args) -> int:
     if args.no_gap_split:
         mask_options["split_gaps"] = False
     case = load(*args.paths, plan=args.plan, prescription_gy=args.prescription, dose_is=args.dose_is)
-    from ..errors import ParameterError
-
     if args.eqd2 is not None and args.bed is not None:
         raise ParameterError("give either --eqd2 or --bed, not both")
     if args.fractions is not None and args.eqd2 is None and args.bed is None:
@@ -326,7 +314,6 @@ def run(args) -> int:
 
 def demo(case, out, stream) -> None:
     """The DVH table of the synthetic case's main structures and its targets' indices."""
-    from ..errors import StructureNotFoundError
     from ..indices import case_indices, homogeneity_index
 
     names = []
@@ -353,7 +340,5 @@ def demo(case, out, stream) -> None:
                      + ", ".join(f"{n} {homogeneity_index(d):.3f}" for n, d in dvhs if n in targets) + "\n")
     if out is not None:
         from pathlib import Path
-
-        from ..io.atomic import write_text
 
         write_text(Path(out) / "dvh.json", render(rep, "json"), inputs=[f.path for f in case.files])

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import sys
 
+from ..errors import ParameterError
+
 NAME = "eligibility"
 ORDER = 92
 HELP = "check a patient (labs and clinical items, TOML) against a protocol's registered criteria"
@@ -48,7 +50,6 @@ def _rule_text(r) -> str:
 
 
 def run(args) -> int:
-    from ..errors import ParameterError
     from ..protocols.eligibility import EXIT, check_eligibility
     from ..protocols.liver_function import ALBI_SOURCE, albi_grade, albi_score, child_pugh_from_labs, load_labs
     from ..protocols.schema import load_protocol

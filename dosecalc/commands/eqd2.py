@@ -12,6 +12,7 @@ import sys
 import warnings
 
 from ..errors import DoseCalcError, ParameterError
+from .info import add_dose_is
 
 NAME = "eqd2"
 ORDER = 30
@@ -39,8 +40,6 @@ def register(parser) -> None:
                         help="LQ-L transition dose per fraction d_T in Gy (required with lq-l)")
     parser.add_argument("--bed", action="store_true", help="write BED instead of EQD2")
     parser.add_argument("--out", required=True, metavar="FILE", help="output RTDOSE file")
-    from .info import add_dose_is
-
     add_dose_is(parser)
 
 
@@ -75,7 +74,7 @@ def _fractions(value):
 
 
 def run(args) -> int:
-    from ..io.load import load
+    from ..case import load
     from ..radiobiology import RadiobiologyWarning
 
     case = load(*args.paths, dose_is=args.dose_is)

@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 
-from ..model import Case
+from ..model import CaseData as Case
 
 NAME = "info"
 HELP = "summarise a DICOM RT export: files, dose grid, structures, plan"

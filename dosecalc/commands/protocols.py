@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
+from ..errors import ParameterError
 from ..quantity import DoseQuantity
 
 NAME = "protocols"
@@ -19,7 +20,6 @@ def register(p) -> None:
 
 
 def run(args) -> int:
-    from ..errors import ParameterError
     from ..protocols.schema import builtin_protocols, load_protocol
 
     if args.action == "list":

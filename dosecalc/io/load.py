@@ -1,4 +1,5 @@
-"""``dosecalc.load``: DICOM RT export (folders or files) -> :class:`~dosecalc.model.Case`.
+"""DICOM RT export (folders or files) -> :class:`~dosecalc.model.CaseData` (plain data;
+``dosecalc.load`` wraps it in the :class:`dosecalc.case.Case` with the analyses).
 
 Steps: scan the paths (:mod:`.scan`), choose one plan's files (:mod:`.select`), read the
 RTDOSE (:mod:`.rtdose`, BEAM doses summed), RTSTRUCT (:mod:`.rtstruct`), RTPLAN
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from ..errors import FrameOfReferenceError, ParameterError
 from ..dose_reading import cross_check, parse_dose_is, plausibility
-from ..model import Case, FileRecord, Plan, StructureSet
+from ..model import CaseData, FileRecord, Plan, StructureSet
 from ..summation import SUMMATION_TYPES
 from .ct import ct_series
 from .rtdose import read_rtdose, sum_beam_doses
@@ -26,7 +27,7 @@ from .select import select
 
 
 def load(*paths, plan: str | None = None, prescription_gy: float | None = None,
-         dose_is: str | None = None, keep_relative: bool = False) -> Case:
+         dose_is: str | None = None, keep_relative: bool = False) -> CaseData:
     """Load one plan's dose, structures, plan and CT geometry.
 
     Parameters
@@ -59,7 +60,7 @@ def load(*paths, plan: str | None = None, prescription_gy: float | None = None,
 
     Returns
     -------
-    Case
+    CaseData
 
     Raises
     ------
@@ -132,7 +133,7 @@ def load(*paths, plan: str | None = None, prescription_gy: float | None = None,
     patient_ids = sorted({h.patient_id for h in (*sel.doses, sel.struct, sel.plan) if h is not None and h.patient_id})
     if len(patient_ids) > 1:
         notes.append(f"the selected files name several PatientIDs: {patient_ids}")
-    return Case(dose=dose, structures=structures, plan=plan_obj, ct=ct, files=tuple(files),
+    return CaseData(dose=dose, structures=structures, plan=plan_obj, ct=ct, files=tuple(files),
                 notes=tuple(notes), frame_of_reference_uid=for_uid,
                 patient_id=patient_ids[0] if patient_ids else None)
 

@@ -44,6 +44,7 @@ from pydicom.filereader import read_partial
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from ..errors import ContourError, DicomError, GeometryError, MissingAttributeError
+from ..kernels.dsparse import POW10, parse_ds
 from ..model import ContourPlane, Structure, StructureSet
 from . import rawseq
 from .integrity import find_truncation
@@ -115,8 +116,6 @@ def _text(item, tag: int) -> str:
 def _parse_joined(chunks: list[bytes], path: str) -> np.ndarray:
     if not chunks:
         return np.zeros(0, dtype=np.float64)
-    from ..kernels.dsparse import POW10, parse_ds
-
     joined = b"\\".join(chunks)
     # one numba pass takes every plain decimal exactly (Clinger's fast path); fields with
     # an exponent, many digits or anything odd go through numpy's general parser

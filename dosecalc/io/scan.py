@@ -14,7 +14,6 @@ import re
 import warnings
 import zlib
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pydicom
 from pydicom.filereader import read_partial

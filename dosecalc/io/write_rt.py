@@ -28,7 +28,7 @@ from pydicom.valuerep import format_number_as_ds
 from .. import __version__
 from ..errors import ParameterError
 from .atomic import atomic_path
-from .uids import CT_IMAGE_STORAGE, RT_PLAN_STORAGE, RT_STRUCTURE_SET_STORAGE
+from .uids import CT_IMAGE_STORAGE, RT_PLAN_STORAGE, RT_STRUCTURE_SET_STORAGE, new_uid
 
 MANUFACTURER = "dosecalc"
 
@@ -106,8 +106,6 @@ def patient_study(info: Mapping | Dataset | None, *, seed: str | None = None) ->
     seed : str or None
         Makes the new StudyInstanceUID deterministic.
     """
-    from .uids import new_uid
-
     out = {
         "PatientName": "Anonymous", "PatientID": "ANON", "PatientBirthDate": "",
         "PatientSex": "", "StudyDate": "", "StudyTime": "", "StudyID": "",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 from pydicom.dataset import Dataset
@@ -18,11 +18,13 @@ from pydicom.sequence import Sequence
 
 from .. import __version__
 from ..errors import ParameterError
-from ..model import DoseGrid
 from ..summation import SUMMATION_TYPES
 from .uids import RT_DOSE_STORAGE, RT_PLAN_STORAGE, RT_STRUCTURE_SET_STORAGE, new_uid
 from .write_rt import (clean_lo, clean_lt, format_ds, new_dataset, patient_study, read_header,
                        save_dataset)
+
+if TYPE_CHECKING:  # the writer reads a grid's fields; model imports it (DoseGrid.write)
+    from ..model import DoseGrid
 
 UINT32_MAX = 2**32 - 1
 
@@ -48,6 +50,12 @@ def dose_grid_scaling(max_gy: float) -> tuple[str, float]:
         text = format_ds(target)
         value = float(text)
     return text, value
+
+
+# what the writer reads of a DoseGrid (a duck-typed check: dosecalc.model imports this
+# module from DoseGrid.write, so importing model back here would make a circle)
+_GRID_FIELDS = ("values_gy", "origin_mm", "spacing_mm", "dose_type", "summation_type", "quantity",
+                "model", "frame_of_reference_uid", "description", "source_path")
 
 
 def describe(grid: DoseGrid) -> str:
@@ -108,7 +116,7 @@ def write_rtdose(grid: DoseGrid, path, *, referenced_plan_uid: str | None = None
     OutputError
         ``path`` is an input, a folder, or its folder does not exist.
     """
-    if not isinstance(grid, DoseGrid):
+    if not all(hasattr(grid, a) for a in _GRID_FIELDS):
         raise ParameterError(f"write_rtdose expects a DoseGrid, got {type(grid).__name__}")
     values = grid.values_gy
     if values.size == 0:

@@ -67,8 +67,15 @@ from __future__ import annotations
 from ..mask_options import DEFAULT_INTERPOLATION, END_CAPS, INTERPOLATIONS
 from .combination import combine
 from .contours import GAP_FACTOR, box_voxels, prepare, slab_bounds, structure_volume_cc
-from .lattice import (AUTO_CELLS_LARGE, AUTO_CELLS_SMALL, AUTO_MAX_CELLS, AUTO_MAX_K, AUTO_SMALL_CC,
-                      StructureMask, auto_supersample)
+from .lattice import (
+                      AUTO_CELLS_LARGE,
+                      AUTO_CELLS_SMALL,
+                      AUTO_MAX_CELLS,
+                      AUTO_MAX_K,
+                      AUTO_SMALL_CC,
+                      StructureMask,
+                      auto_supersample,
+)
 from .rasterise import mask_from_prepared, structure_mask
 from .sampling import mask_samples
 from .scanline import FALLBACK_SUBROWS

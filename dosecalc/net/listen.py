@@ -347,7 +347,7 @@ class Node:
 
     def _evaluate(self, s: InputSet) -> None:
         from ..io.atomic import write_text
-        from ..io.load import load
+        from ..case import load
         from ..protocols.evaluate import check
         from ..protocols.report import render
 

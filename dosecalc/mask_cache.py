@@ -1,0 +1,110 @@
+"""The mask cache of a case: masks keyed by structure, grid geometry and options.
+
+A mask depends on the structure (or derived expression), the dose grid's geometry (shape,
+origin, spacing) and the :class:`~dosecalc.mask_options.MaskOptions`; it does not depend
+on the dose values.  So the physical DVH and the EQD2 DVH of one structure rasterise it
+once.  The cache has two tiers: the most recently used dense masks (at most
+:data:`MASK_CACHE_BYTES`, so that a case with 40 structures never keeps 40 large arrays
+alive), and every mask in compact form (:mod:`dosecalc.masks.compact`: interior runs +
+boundary fractions, a few MB for a whole 1 mm plan) within a budget sized to the case
+(:func:`compact_budget_bytes`).  A mask that left the dense tier is expanded from its
+compact form, bit for bit.
+
+It is an explicit object (:attr:`dosecalc.case.Case.mask_cache`), mutable by design and
+owned by one case; everything else about a case is frozen.  Its :attr:`MaskCache.lock`
+guards both tiers: ``case.dvhs`` computes small structures side by side on threads.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+__all__ = ["MaskCache", "MASK_CACHE_BYTES", "COMPACT_CACHE_MIN_BYTES", "compact_budget_bytes"]
+
+#: Upper bound on the bytes of dense mask arrays kept in one case's cache: small, since
+#: every mask is kept compact anyway and a large dense tier adds to the peak memory of a
+#: fine grid (a 0.5 mm Body mask alone is 1 GB).
+MASK_CACHE_BYTES = 64 * 1024 * 1024
+#: The compact tier keeps at least this many bytes, or the dose grid's size if larger.
+COMPACT_CACHE_MIN_BYTES = 256 * 1024 * 1024
+
+
+def compact_budget_bytes(grid) -> int:
+    """Bytes of compact masks one case keeps: the dose grid's own size (at least
+    :data:`COMPACT_CACHE_MIN_BYTES`).  Compact masks cost about their structures' surface,
+    so every mask of a plan fits far below the size of the grid they are sampled on."""
+    return max(COMPACT_CACHE_MIN_BYTES, int(grid.values_gy.nbytes))
+
+
+def _trim(store: OrderedDict, budget: int, size) -> None:
+    """Drop the least recently used entries until the rest fit in ``budget`` bytes (a
+    single entry over the budget goes too: the caller holds it while it needs it)."""
+    total = sum(size(m) for m in store.values())
+    while total > budget and store:
+        _, old = store.popitem(last=False)
+        total -= size(old)
+
+
+class MaskCache:
+    """Bounded least-recently-used store of masks, dense and compact.
+
+    Parameters
+    ----------
+    max_bytes : int, optional
+        Budget of the dense masks' ``fraction`` arrays; default :data:`MASK_CACHE_BYTES`
+        (read when the cache is trimmed).
+    """
+
+    def __init__(self, max_bytes: int | None = None) -> None:
+        self.max_bytes = max_bytes
+        self._masks: OrderedDict = OrderedDict()
+        self._compact: OrderedDict = OrderedDict()
+        #: Held around every look-up and store (re-entrant).
+        self.lock = threading.RLock()
+
+    def get(self, key):
+        """The dense mask stored under ``key`` (now the most recently used), or None."""
+        with self.lock:
+            mask = self._masks.get(key)
+            if mask is not None:
+                self._masks.move_to_end(key)
+            return mask
+
+    def get_compact(self, key):
+        """The compact mask stored under ``key`` (now the most recently used), or None."""
+        with self.lock:
+            packed = self._compact.get(key)
+            if packed is not None:
+                self._compact.move_to_end(key)
+            return packed
+
+    def put(self, key, mask) -> None:
+        """Store a dense ``mask``; drop the least recently used beyond the byte budget."""
+        with self.lock:
+            self._masks[key] = mask
+            budget = MASK_CACHE_BYTES if self.max_bytes is None else self.max_bytes
+            _trim(self._masks, budget, lambda m: m.fraction.nbytes)
+
+    def put_compact(self, key, packed, budget: int) -> None:
+        """Store a compact mask; drop the least recently used beyond ``budget`` bytes
+        (:func:`compact_budget_bytes` of the grid)."""
+        with self.lock:
+            self._compact[key] = packed
+            _trim(self._compact, budget, lambda c: c.nbytes)
+
+    def values(self) -> list:
+        """The dense masks held, least recently used first."""
+        with self.lock:
+            return list(self._masks.values())
+
+    def __len__(self) -> int:
+        return len(self._masks)
+
+    def clear(self) -> None:
+        with self.lock:
+            self._masks.clear()
+            self._compact.clear()
+
+    def __repr__(self) -> str:
+        return f"MaskCache({len(self._masks)} dense, {len(self._compact)} compact masks)"
