@@ -1,7 +1,7 @@
 """gEUD and Lyman-Kutcher-Burman (LKB) NTCP, with sourced parameter sets.
 
 * gEUD = (sum_i v_i D_i^a)^(1/a), a = 1/n, v_i the fractional volumes of the structure's
-  dose samples (liver-SBRT references, section 6 [P]).  n = 1 gives the mean dose; a large
+  dose samples (``docs/REFERENCES.md``, section 6 [P]).  n = 1 gives the mean dose; a large
   a tends to the maximum dose; a < 0 (tumours) tends to the minimum.
 * LKB: NTCP = Phi(t), t = (gEUD - TD50) / (m TD50), Phi the standard normal CDF
   (section 6 [P]).
@@ -62,7 +62,7 @@ class LKBParameters:
         :func:`case_ntcp` warns for a patient outside them.
     confidence : str
         ``"primary"`` (read in the primary source), ``"secondary"`` (secondary copy) or
-        ``"unconfirmed"`` (recalled), as tagged in the team's references.
+        ``"unconfirmed"`` (recalled), as tagged in ``docs/REFERENCES.md``.
     """
 
     name: str

@@ -1,7 +1,7 @@
 """Voxel-wise BED / EQD2 grids (LQ and LQ-L), alpha/beta maps, course summation.
 
 Every conversion is applied to each voxel's total physical dose, never to a summary
-value (liver-SBRT references, section 5).  Formulas, with n fractions of d = D / n Gy:
+value (``docs/REFERENCES.md``, section 5).  Formulas, with n fractions of d = D / n Gy:
 
 * LQ: ``BED = D (1 + d / (a/b))``, ``EQD2 = BED / (1 + 2 / (a/b))``.
 * LQ-L (Astrahan 2008): LQ up to a transition dose per fraction d_T, then the LQ tangent:

@@ -131,6 +131,15 @@ def batch(paths, protocol, workers: int | None = None, client=None, *, out=None,
     -------
     BatchRun
         Iterate it to get :class:`PlanResult` objects as they finish.
+
+    Examples
+    --------
+    ``cohort_dir`` holds one folder per patient (here two copies of the synthetic export):
+
+    >>> from dosecalc.batch import batch
+    >>> results = list(batch(cohort_dir, "hcc-oligoprogression", workers=1))
+    >>> sorted((r.plan, r.status) for r in results)
+    [('p1', 'ok'), ('p2', 'ok')]
     """
     from ..dose_reading import parse_dose_is
     from ..protocols.schema import load_protocol
