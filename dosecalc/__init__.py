@@ -14,33 +14,20 @@ from __future__ import annotations
 
 import importlib
 import os
-import sys
 
 __version__ = "0.1.0"
 
-
-def _map_source_kernels() -> None:
-    """Make ``dosecalc.kernels`` importable from a source checkout.
-
-    Installed, the kernels are the subpackage ``dosecalc/kernels``.  Run from the
-    repository root (``python -m dosecalc``), Python imports ``./dosecalc`` while the
-    kernels sit in ``./kernels``: point the subpackage there, as the installed layout does.
-    """
-    here = os.path.dirname(os.path.abspath(__file__))
-    src = os.path.join(os.path.dirname(here), "kernels")
-    if "dosecalc.kernels" in sys.modules or os.path.isdir(os.path.join(here, "kernels")):
-        return
-    init = os.path.join(src, "__init__.py")
-    if os.path.isfile(init):
-        import importlib.util
-
-        spec = importlib.util.spec_from_file_location("dosecalc.kernels", init, submodule_search_locations=[src])
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["dosecalc.kernels"] = module
-        spec.loader.exec_module(module)
+# The kernels live in ./kernels at the top of the repository and are installed as the
+# subpackage dosecalc.kernels (pyproject's package-dir; normal and editable installs need
+# nothing more).  Run from a source checkout (`python -m dosecalc` in the repository), the
+# package is ./dosecalc: its search path also reaches the repository root, so
+# `dosecalc.kernels` is found as ./kernels by the ordinary import system.
+_here = os.path.dirname(os.path.abspath(__file__))
+if not os.path.isdir(os.path.join(_here, "kernels")) and os.path.isfile(
+        os.path.join(os.path.dirname(_here), "kernels", "__init__.py")):
+    __path__.append(os.path.dirname(_here))  # noqa: F821  (a package's __path__)
 
 
-_map_source_kernels()
 
 # public name -> module that defines it
 _EXPORTS = {
