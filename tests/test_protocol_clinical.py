@@ -167,8 +167,10 @@ def test_four_fractions_need_convert_and_every_format_says_so(synthetic_case):
     with 4, so the course total is delivered in 4)."""
     from dataclasses import replace
 
+    from dosecalc.mask_cache import MaskCache
+
     k = replace(synthetic_case, plan=replace(synthetic_case.plan, fractions=4),
-                dose=replace(synthetic_case.dose, reading=None), _cache={})
+                dose=replace(synthetic_case.dose, reading=None), mask_cache=MaskCache())
     assert k.fractions == 4
     plain = check(k, OLIGO, child_pugh="A5")
     assert plain.exit_code == 3 and plain.verdict == "incomplete" and not rows(plain, verdict="fail")
