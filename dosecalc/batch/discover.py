@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import os
 import stat
-from pathlib import Path
 
 from ..errors import DoseCalcError, ParameterError, SelectionError
+from ..io.scan import read_header
+from ..io.uids import RTPLAN_CLASSES
 from ..io.walk import display_path, walk_files
 from ..textsafe import one_line
 from .jobs import PlanJob
@@ -111,9 +112,6 @@ def _inputs(folder: str, files: list[str]):
     """Fingerprint rows ``(relative path, size, mtime ns, SOP Instance UID)`` and the
     RTPLAN UIDs.  Headers only; a file that is not readable DICOM has uid '' (the loader
     reports it when the plan is evaluated)."""
-    from ..io.scan import read_header
-    from ..io.uids import RTPLAN_CLASSES
-
     rows, plans = [], set()
     for f in files:
         st = os.stat(f)

@@ -7,7 +7,9 @@ import traceback
 from dataclasses import replace
 from pathlib import Path
 
+from ..case import load
 from ..errors import DoseCalcError
+from ..protocols.evaluate import check
 from ..textsafe import one_line
 from .jobs import PlanJob, PlanResult
 
@@ -15,9 +17,6 @@ from .jobs import PlanJob, PlanResult
 def evaluate_plan(job: PlanJob, protocol, fractions=None, child_pugh=None,
                   fingerprint: str = "", dose_is=None, options: dict | None = None) -> PlanResult:
     """Load and check one plan; every error becomes part of the result, never raised."""
-    from ..case import load
-    from ..protocols.evaluate import check
-
     t0 = time.perf_counter()
     patient_id = None
     if job.error is not None:

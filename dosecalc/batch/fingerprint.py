@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+from .. import __version__
 from .jobs import RESULT_VERSION, PlanJob, PlanResult
 
 #: Errors that say nothing about the plan itself: a re-run tries such a plan again.
@@ -22,8 +23,6 @@ TRANSIENT_ERRORS = ("worker died", "timed out", "interrupted", "MemoryError")
 
 def options_fingerprint(protocol, fractions, child_pugh, dose_is=None, check_options=None) -> str:
     """Protocol (as data), options, dosecalc and result versions."""
-    from .. import __version__
-
     proto = protocol.to_dict() if hasattr(protocol, "to_dict") else repr(protocol)
     options = {"protocol": proto, "fractions": fractions, "child_pugh": child_pugh}
     if dose_is is not None:  # absent when unset: earlier results keep their fingerprint

@@ -8,13 +8,21 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator
 
+from ..dose_reading import parse_dose_is
 from ..errors import OutputError, ParameterError
 from ..io.walk import display_path
+from ..protocols.schema import load_protocol
 from .discover import find_plans
 from .evaluate import evaluate_plan, failed
-from .fingerprint import input_table, inputs_fingerprint, options_fingerprint, redo_reason
+from .fingerprint import (
+    input_table,
+    inputs_fingerprint,
+    options_fingerprint,
+    redo_reason,
+)
 from .jobs import PlanJob, PlanResult
-from .store import Store, check_out_folder, constraint_rows, summary_row
+from .pool import run_pool
+from .store import Store, check_out_folder, constraint_rows, safe_name, summary_row
 
 #: Default per-plan time limit (s).  A plan takes seconds; a 1 mm grid with many
 #: structures well under a minute.  Ten minutes marks a plan that will never finish
@@ -141,9 +149,6 @@ def batch(paths, protocol, workers: int | None = None, client=None, *, out=None,
     >>> sorted((r.plan, r.status) for r in results)
     [('p1', 'ok'), ('p2', 'ok')]
     """
-    from ..dose_reading import parse_dose_is
-    from ..protocols.schema import load_protocol
-
     roots, timeout = _check_args(paths, workers, timeout, force, progress)
     roots = _local_roots(roots)
     dose_is = parse_dose_is(dose_is)
@@ -262,15 +267,12 @@ def _execute(jobs, args, workers, client, timeout):
         for job in jobs:
             yield evaluate_plan(job, *args)
         return
-    from .pool import run_pool
 
     yield from run_pool(jobs, evaluate_plan, args, n, timeout, on_fail)
 
 
 def _execute_dask(jobs, args, client, on_fail):
     from distributed import as_completed
-
-    from .store import safe_name
 
     futures = {client.submit(evaluate_plan, job, *args, pure=False,
                              key=f"dosecalc-{safe_name(job.key)}-{i}"): job

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import OutputError
+from ..io.atomic import write_text
 from ..io.walk import display_path
 from ..textsafe import csv_cell
 from ..verdict import Verdict
@@ -72,8 +73,6 @@ class Store:
     """
 
     def __init__(self, out, roots: list[str], inputs: set[str], force: bool = False):
-        from ..io.atomic import write_text
-
         self.out = check_out_folder(out)
         self.plans = self.out / "plans"
         self.inputs = inputs
@@ -127,15 +126,11 @@ class Store:
             return None
 
     def write(self, result: PlanResult) -> None:
-        from ..io.atomic import write_text
-
         path = self.path(result.plan)
         self._guard(path)
         write_text(path, json.dumps(result.to_dict(), indent=1, default=str) + "\n")
 
     def write_tables(self, results: list[PlanResult]) -> None:
-        from ..io.atomic import write_text
-
         for name, text in (("constraints.csv", csv_text(constraint_rows(results), CSV_COLUMNS)),
                            ("summary.csv", csv_text([summary_row(r) for r in results], SUMMARY_COLUMNS))):
             self._guard(self.out / name)

@@ -21,16 +21,14 @@ import tempfile
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from ..errors import OutputError
+from ..errors import DoseCalcError, OutputError
+from .walk import walk_files
 
 
 def input_files(paths) -> list[str]:
     """Every regular file below ``paths`` (the inputs an output must never replace, not
     only the files of the plan that was selected).  Never raises: a path that cannot be
     walked contributes nothing (loading it has already reported why)."""
-    from ..errors import DoseCalcError
-    from .walk import walk_files
-
     try:
         return walk_files([p for p in paths if p]).files
     except (DoseCalcError, OSError, TypeError, ValueError):

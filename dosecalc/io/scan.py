@@ -19,7 +19,13 @@ import pydicom
 from pydicom.filereader import read_partial
 from pydicom.tag import Tag
 
-from ..errors import DicomError, DoseCalcError, SelectionError, TruncatedFileError
+from ..errors import (
+    DicomError,
+    DoseCalcError,
+    ParameterError,
+    SelectionError,
+    TruncatedFileError,
+)
 from .integrity import InflateLimitError, find_truncation, inflate_bounded
 from .uids import MODALITY_OF
 from .walk import walk_files
@@ -342,8 +348,6 @@ def check_paths(paths) -> list:
     """``paths`` as a list of path-like objects, or :class:`SelectionError` /
     :class:`ParameterError` naming what is wrong (an empty string would mean the current
     folder, which nobody asks for on purpose)."""
-    from ..errors import ParameterError
-
     if isinstance(paths, (str, bytes, os.PathLike)):
         paths = [paths]
     out = []

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import SelectionError
+from ..textsafe import printable
 
 #: Folders deeper than this below a given path are not entered (with a note).  No export
 #: nests more than a handful of levels; the bound keeps a hostile tree finite.
@@ -28,8 +29,6 @@ MAX_DEPTH = 32
 def display_path(path) -> str:
     """``path`` as printable text: bytes that are not valid UTF-8 shown as ``\\xNN`` and
     control characters escaped, so a message or table cell stays one readable line."""
-    from ..textsafe import printable
-
     return printable(os.fspath(path) if isinstance(path, os.PathLike) else path)
 
 

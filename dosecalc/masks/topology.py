@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..kernels.topology import crossing_planes, nesting_depth
+
 __all__ = ["plane_topology"]
 
 
@@ -84,8 +86,6 @@ def plane_topology(x, y, poly_start, plane_start):
 
 def _crossing_planes(x, y, xn, yn, cid, nxt, good, plane_of_poly, n_plane):
     """1 for planes where two edges of non-degenerate contours cross or touch, else 0."""
-    from ..kernels.topology import crossing_planes
-
     e = np.flatnonzero(good[cid])
     out = np.zeros(n_plane, dtype=np.int64)
     if len(e) < 2:
@@ -118,8 +118,6 @@ def _sweep_pairs(lo, hi, pid, order, n_plane):
 def _nesting_depth(x, y, xn, yn, cid, ps, good, plane_of_poly, pls):
     """Number of other non-degenerate contours of its plane that hold each contour's
     first vertex (even-odd ray test)."""
-    from ..kernels.topology import nesting_depth
-
     depth = np.zeros(len(ps) - 1, dtype=np.int64)
     per_plane = np.bincount(plane_of_poly[good], minlength=len(pls) - 1)
     if not np.any(per_plane > 1):  # one contour per plane: nothing to nest (no compile)
