@@ -35,6 +35,7 @@ import numpy as np
 
 from .dvh import DVH
 from .errors import DicomError
+from .io.scan import guarded, read_dataset
 
 _DOSE_UNITS = {"GY": 1.0, "CGY": 0.01}
 
@@ -243,8 +244,6 @@ def read_dvh_sequence(ds, path: str, prescription_gy: float | None = None) -> tu
 def case_stored_dvhs(case) -> dict:
     """The planning system's DVHs of a case's RTDOSE, keyed by ROI name (``"Name (ROI n)"``
     when names repeat, ``"ROI n"`` when the number is not in the structure set)."""
-    from .io.scan import guarded, read_dataset
-
     grid = case.dose
     if grid is None or not grid.source_path:
         return {}

@@ -11,6 +11,8 @@ from typing import Iterator
 from ..dose_reading import parse_dose_is
 from ..errors import OutputError, ParameterError
 from ..io.walk import display_path
+from ..net import is_url
+from ..net.dicomweb import fetch_cohort
 from ..protocols.schema import load_protocol
 from .discover import find_plans
 from .evaluate import evaluate_plan, failed
@@ -177,12 +179,8 @@ def batch(paths, protocol, workers: int | None = None, client=None, *, out=None,
 
 def _local_roots(roots: list) -> list:
     """A DICOMweb archive URL becomes its materialised cohort folder (dosecalc.net)."""
-    from ..net import is_url
-
     if not any(is_url(r) for r in roots):
         return roots
-    from ..net.dicomweb import fetch_cohort
-
     return [fetch_cohort(r) if is_url(r) else r for r in roots]
 
 

@@ -219,7 +219,7 @@ def add_stored(rep: dict, case, dvhs: dict, specs, prescription_gy) -> None:
         values = {}
         for spec in specs:
             try:
-                values[spec] = _num(theirs.evaluate(spec).value)
+                values[spec] = finite_or_none(theirs.evaluate(spec).value)
             except Exception:  # a metric the stored curve cannot give (no prescription...)
                 values[spec] = None
         e["stored"] = values

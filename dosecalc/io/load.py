@@ -24,6 +24,7 @@ from .rtstruct import read_rtstruct
 from .scan import Header, check_paths, scan
 from .walk import display_path
 from .select import select
+from ..net.dicomweb import local_paths
 
 
 def load(*paths, plan: str | None = None, prescription_gy: float | None = None,
@@ -86,8 +87,6 @@ def load(*paths, plan: str | None = None, prescription_gy: float | None = None,
     dose_is = parse_dose_is(dose_is)  # a bad choice fails before any file is read
     paths = check_paths(paths)
     if any(isinstance(p, str) and p[:8].lower().startswith(("http://", "https://")) for p in paths):
-        from ..net.dicomweb import local_paths
-
         paths = list(local_paths(paths))  # a DICOMweb study URL becomes a local folder
     where = ", ".join(display_path(p) for p in paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
     result = scan(paths)

@@ -23,6 +23,8 @@ import math
 
 import numpy as np
 
+from ..kernels.extremes import edge_extremes, node_extremes
+
 #: Cells covered by less than this fraction never set Min/Max when the extremes have to
 #: come from cell samples (derived structures, shape interpolation): rounding residue.
 MINMAX_FRACTION_TOL = 1e-6
@@ -51,8 +53,6 @@ def prism_extremes(x, y, poly_start, plane_start, sign, lo_mm, hi_mm, corners_mm
     (min, max, n) : float, float, int
         NaN, NaN, 0 when no point lies inside the dose grid.
     """
-    from ..kernels.extremes import edge_extremes, node_extremes
-
     acc = np.array([np.inf, -np.inf, 0.0])
     if len(corners_mm):
         d = grid.sample(corners_mm)

@@ -6,6 +6,7 @@ import sys
 
 from ..errors import ParameterError
 from . import is_url
+from .dicomweb import fetch_cohort, parse_headers
 
 
 def register_source(p) -> None:
@@ -27,7 +28,5 @@ def resolve_root(args) -> str:
         if used:
             raise ParameterError(f"{', '.join(used)} apply to a DICOMweb ROOT (http://...), not to folder {args.root}")
         return args.root
-    from .dicomweb import fetch_cohort, parse_headers
-
     return str(fetch_cohort(args.root, studies=args.study, since=args.since,
                             headers=parse_headers(args.header), cache=args.cache, stream=sys.stderr))

@@ -41,6 +41,7 @@ from ..errors import DoseCalcError, ParameterError
 from ..io.scan import Header, read_header
 from . import is_url, require
 from .store import PREFIX, valid_uid
+from ..io.atomic import atomic_path
 
 _STUDY_PATH = re.compile(r"^(?P<base>.*?)/studies/(?P<study>[0-9.]+)/?$")
 RT_MODALITIES = ("RTPLAN", "RTDOSE", "RTSTRUCT")
@@ -244,8 +245,6 @@ class Archive:
 
     def _fetch(self, study: str, series: str, sops: list[str]) -> list[Path]:
         """Cached paths of ``sops`` (one series), fetching the missing ones."""
-        from ..io.atomic import atomic_path
-
         missing = [s for s in sops if not self._cached(s).exists()]
         self.stats.cached += len(sops) - len(missing)
         if missing:

@@ -33,6 +33,10 @@ from ..io.scan import one_line
 from ..io.uids import MODALITY_OF
 from . import require
 from .store import InputSet, Store, valid_uid
+from ..case import load
+from ..io.atomic import write_text
+from ..protocols.evaluate import check
+from ..protocols.report import render
 
 LOG = logging.getLogger("dosecalc.listen")
 
@@ -346,11 +350,6 @@ class Node:
             self._evaluate(s)
 
     def _evaluate(self, s: InputSet) -> None:
-        from ..io.atomic import write_text
-        from ..case import load
-        from ..protocols.evaluate import check
-        from ..protocols.report import render
-
         folder = self.store.study_dir(s.study_uid) / "reports"
         stem = folder / s.report_stem
         for note in s.notes:

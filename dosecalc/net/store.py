@@ -25,6 +25,7 @@ from pathlib import Path
 
 from ..io.scan import Header, read_header
 from ..io.uids import MODALITY_OF
+from ..io.atomic import write_bytes
 
 PREFIX = {"CT": "CT", "RTSTRUCT": "RS", "RTPLAN": "RP", "RTDOSE": "RD"}
 # a DICOM UID (PS3.5 9.1): digits and dots, at most 64 characters; anything else could
@@ -106,8 +107,6 @@ class Store:
         OSError
             The disk is full or not writable (the old file, if any, is untouched).
         """
-        from ..io.atomic import write_bytes
-
         path = self.path_for(study_uid, modality, sop_uid)
         outcome = "stored"
         if path.exists():
