@@ -67,7 +67,7 @@ from typing import Iterable
 import numpy as np
 
 from .errors import MetricSpecError, ParameterError
-from .kernels.dvh import sample_stats, stable_argsort, weighted_histogram
+from .kernels.dvh import new_stats_state, stable_argsort, stats_accumulate, stats_result, weighted_histogram
 from .metrics import MetricSpec, metric_label, parse_metric, quantity_matches
 from .serialise import jsonable
 
@@ -258,8 +258,6 @@ class DVH:
         histogram bins are accumulated in sample order across the pieces.  Other
         parameters as in :meth:`from_samples`.
         """
-        from .kernels.dvh import new_stats_state, stable_argsort, stats_accumulate, stats_result, weighted_histogram
-
         label = f" of {name!r}" if name else ""
         outside = float(outside_cc)
         if not math.isfinite(outside) or outside < -_OUTSIDE_TOL_CC:
