@@ -601,7 +601,65 @@ class DVH:
             vol = 100.0 * vol / self.covered_cc
         return vol, None
 
+    # --- notebook display ---------------------------------------------------------------
+    def _unit(self) -> str:
+        return "Gy" if self.quantity == "dose" else self.quantity
+
+    def __repr__(self) -> str:
+        u = self._unit()
+        out = f", {self.outside_cc:.3g} cc outside the dose grid" if self.coverage_warning else ""
+        return (f"<DVH {self.name!r}: {self.volume_cc:.4g} cc{out}; Min {self.min_gy:.4g}, Mean "
+                f"{self.mean_gy:.4g}, Max {self.max_gy:.4g} {u}; {self.settings.get('mode', '')}>")
+
+    def _repr_html_(self) -> str:
+        import html
+
+        u = html.escape(self._unit())
+        cells = [("Structure", html.escape(self.name)), ("Volume", f"{self.volume_cc:.4g} cc"),
+                 ("Outside dose grid", f"{self.outside_cc:.4g} cc"),
+                 ("Min / Mean / Max", f"{self.min_gy:.4g} / {self.mean_gy:.4g} / {self.max_gy:.4g} {u}"),
+                 ("Prescription", "none" if self.prescription_gy is None else f"{self.prescription_gy:g} Gy"),
+                 ("Mode", html.escape(str(self.settings.get("mode", ""))))]
+        rows = "".join(f"<tr><th style='text-align:left'>{k}</th><td>{v}</td></tr>" for k, v in cells)
+        warn = (f"<p style='color:#8a6200'>{html.escape(self.coverage_warning)}</p>"
+                if self.coverage_warning else "")
+        return f"<table><caption>DVH</caption>{rows}</table>{warn}"
+
     # --- export -----------------------------------------------------------------------
+    def to_dataframe(self, kind: str = "cumulative", step_gy: float = DEFAULT_BIN_GY):
+        """The curve as a pandas DataFrame: ``dose_gy``, ``volume_cc``, ``volume_pct``.
+
+        Parameters
+        ----------
+        kind : {"cumulative", "differential"}
+            Cumulative: volume (cc, and % of the covered volume) receiving at least
+            ``dose_gy``.  Differential: volume in the bin centred on ``dose_gy``.
+        step_gy : float
+            Dose step (bin width), Gy; default 0.01 Gy.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Needs pandas (the ``pandas`` extra).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> d = DVH.from_samples(np.linspace(0.5, 9.5, 10), np.full(10, 1.0), name="PTV")
+        >>> df = d.to_dataframe(step_gy=1.0)
+        >>> list(df.columns), float(df.volume_cc.iloc[0])
+        (['dose_gy', 'volume_cc', 'volume_pct'], 10.0)
+        """
+        from .tables import dvh_curve_frame
+
+        return dvh_curve_frame(self, kind=kind, step_gy=step_gy)  # type: ignore[arg-type]
+
+    def plot(self, ax=None, **options):
+        """Plot this DVH with matplotlib; options as :func:`dosecalc.plot.plot_dvh`."""
+        from .plot import plot_dvh
+
+        return plot_dvh(self, ax=ax, **options)
+
     def to_dict(self, metrics: Iterable[str] = (), curve_step_gy: float | None = None) -> dict:
         """A JSON-ready summary (NaN becomes None).
 

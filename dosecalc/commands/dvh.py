@@ -65,7 +65,7 @@ def register(parser) -> None:
                         help="structure name or expression ('Liver - GTV'); repeat; default: all")
     parser.add_argument("--metric", action="append", default=[], metavar="SPEC",
                         help="TG-263 metric, e.g. D95%%[Gy], D0.03cc[Gy], V20Gy[%%], CV15Gy[cc]; "
-                             f"repeat; default: {' '.join(DEFAULT_METRICS)}")
+                             f"repeat; default: {' '.join(DEFAULT_METRICS)}".replace("%", "%%"))
     parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
     parser.add_argument("--out", metavar="FILE", default=None, help="write here (atomically) instead of stdout")
     parser.add_argument("--prescription", type=float, default=None, metavar="GY",
@@ -90,6 +90,14 @@ def register(parser) -> None:
                         help="print the planning system's DVHs stored in the RTDOSE (DVHSequence) beside "
                              "ours, with the difference per metric (ours - stored)")
     add_dose_is(parser)
+    parser.add_argument("--curves", metavar="FILE.csv", default=None,
+                        help="also write the cumulative curves (structure, dose_gy, volume_cc, "
+                             "volume_pct) to this CSV")
+    parser.add_argument("--curve-step", type=float, default=0.1, metavar="GY",
+                        help="dose step of --curves in Gy (default 0.1)")
+    parser.add_argument("--compare", action="store_true",
+                        help="two plans A B (one path each): metric differences B - A per structure "
+                             "(structures named alike in both; --roi to choose)")
 
 
 def structure_dvhs(case, names=None, *, dose=None, prescription_gy=None, options=None, **mask_options):
@@ -275,6 +283,108 @@ def _settings(case, dose, specs, mask_options, prescription_gy) -> dict:
     })
 
 
+def curves_csv(dvhs, step_gy: float, plan: str | None = None) -> str:
+    """Long CSV of cumulative curves: ``[plan,] structure, quantity, dose_gy, volume_cc,
+    volume_pct`` every ``step_gy`` from 0 to just above each structure's Max."""
+    import numpy as np
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow((["plan"] if plan is not None else []) + ["structure", "quantity", "dose_gy", "volume_cc",
+                                                         "volume_pct"])
+    for name, dvh in dvhs:
+        hi = dvh.max_gy if math.isfinite(dvh.max_gy) else 0.0
+        n = int(math.floor(max(hi, 0.0) / step_gy + 1e-9)) + 2
+        dose, vol = dvh.cumulative(step_gy * np.arange(n, dtype=np.float64))
+        pct = vol / dvh.covered_cc * 100.0 if dvh.covered_cc > 0 else np.full_like(vol, np.nan)
+        lead = [plan] if plan is not None else []
+        for d, v, p in zip(dose.tolist(), vol.tolist(), pct.tolist()):
+            w.writerow(lead + [name, dvh.quantity, repr(round(d, 10)), repr(v), "" if p != p else repr(p)])
+    return buf.getvalue()
+
+
+def _check_curve_step(step: float) -> float:
+    from ..errors import ParameterError
+
+    if not (math.isfinite(step) and step > 0):
+        raise ParameterError(f"--curve-step must be > 0 Gy, got {step!r}")
+    return step
+
+
+def compare_report(comparison, settings: dict) -> dict:
+    """JSON-ready report of a :class:`dosecalc.comparison.Comparison` (B - A)."""
+    out = comparison.as_dict()
+    out["settings"] = settings
+    return out
+
+
+def format_compare_table(rep: dict) -> str:
+    """Aligned text: one row per structure x metric with A, B, B - A and %."""
+    headers = ["Structure", "Metric", "A", "B", "B - A", "(B-A)/A %"]
+    rows = [[r["structure"], r["label"], _fmt(r["a"]), _fmt(r["b"]), _fmt(r["difference"]),
+             _fmt(r["relative_pct"])] for r in rep["rows"]]
+    widths = [max(len(x[i]) for x in rows + [headers]) for i in range(len(headers))]
+    lines = [f"A = {rep['a']}", f"B = {rep['b']}", ""]
+    for r in [headers, ["-" * w for w in widths]] + rows:
+        lines.append("  ".join(c.ljust(widths[i]) if i < 2 else c.rjust(widths[i]) for i, c in enumerate(r)))
+    return "\n".join(lines) + "\n"
+
+
+def format_compare_csv(rep: dict) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    cols = ["structure", "metric", "label", "unit", "a", "b", "difference", "relative_pct"]
+    w.writerow(cols)
+    for r in rep["rows"]:
+        w.writerow(["" if r[c] is None else (repr(r[c]) if isinstance(r[c], float) else r[c]) for c in cols])
+    return buf.getvalue()
+
+
+def _run_compare(args, specs, mask_options) -> int:
+    from ..comparison import compare
+    from ..errors import ParameterError
+    from ..io.atomic import write_text
+    from ..io.load import load
+
+    if len(args.paths) != 2:
+        raise ParameterError(f"--compare needs exactly two plans A B (one path each), got {len(args.paths)} "
+                             "paths")
+    if args.eqd2 is not None or args.bed is not None:
+        raise ParameterError("--compare works on physical dose; --eqd2/--bed are not supported with it")
+    cases = [load(p, plan=args.plan, prescription_gy=args.prescription, dose_is=args.dose_is)
+             for p in args.paths]
+    if args.roi:
+        names = list(args.roi)
+    else:
+        b_names = {s.name for s in cases[1].structures if s.has_volume}
+        names = [s.name for s in cases[0].structures if s.has_volume and s.name in b_names]
+        if not names:
+            raise ParameterError(f"--compare: plans {args.paths[0]} and {args.paths[1]} share no structure "
+                                 "name; give --roi")
+    dvhs = [dict(structure_dvhs(c, names, prescription_gy=args.prescription, **mask_options)) for c in cases]
+    comparison = compare(dvhs[0], dvhs[1], specs, labels=(str(args.paths[0]), str(args.paths[1])))
+    settings = {"a": _settings(cases[0], cases[0].dose, specs, mask_options, cases[0].prescription_gy),
+                "b": _settings(cases[1], cases[1].dose, specs, mask_options, cases[1].prescription_gy)}
+    rep = compare_report(comparison, settings)
+    if args.format == "json":
+        text = json.dumps(rep, indent=2, allow_nan=False) + "\n"
+    elif args.format == "csv":
+        text = format_compare_csv(rep)
+    else:
+        text = format_compare_table(rep)
+    inputs = [f.path for c in cases for f in c.files]
+    if args.curves:
+        step = _check_curve_step(args.curve_step)
+        body = curves_csv(list(dvhs[0].items()), step, plan="A")
+        body += curves_csv(list(dvhs[1].items()), step, plan="B").split("\n", 1)[1]
+        write_text(args.curves, body, inputs=inputs)
+    if args.out:
+        write_text(args.out, text, inputs=inputs)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def run(args) -> int:
     from ..io.atomic import input_files, write_text
     from ..case import load
@@ -286,6 +396,8 @@ def run(args) -> int:
     mask_options = {"supersample": _supersample(args.supersample), "end_cap": args.end_cap}
     if args.no_gap_split:
         mask_options["split_gaps"] = False
+    if getattr(args, "compare", False):
+        return _run_compare(args, specs, mask_options)
     case = load(*args.paths, plan=args.plan, prescription_gy=args.prescription, dose_is=args.dose_is)
     if args.eqd2 is not None and args.bed is not None:
         raise ParameterError("give either --eqd2 or --bed, not both")
@@ -305,6 +417,9 @@ def run(args) -> int:
             raise ParameterError("--compare-stored compares physical dose: drop --eqd2/--bed")
         add_stored(rep, case, dict(dvhs), specs, args.prescription)
     text = render(rep, args.format)
+    if getattr(args, "curves", None):
+        write_text(args.curves, curves_csv(dvhs, _check_curve_step(args.curve_step)),
+                   inputs=[f.path for f in case.files])
     if args.out:
         write_text(args.out, text, inputs=[*input_files(args.paths), *(f.path for f in case.files)])
     else:

@@ -1,0 +1,140 @@
+"""Tables for pandas: a DVH's curve, a case's metric table, a protocol report, a cohort.
+
+Each function returns a :class:`pandas.DataFrame` (pandas is the optional ``pandas``
+extra) whose column names carry their unit, and backs a method of the object concerned
+(``DVH.to_dataframe``, ``Case.dvh_table``, ``Report.to_dataframe``,
+``BatchRun.to_dataframe(wide=True)``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any, Iterable, Literal, Mapping, Sequence
+
+import numpy as np
+
+from ._pandas import pandas_module
+from .dvh import DEFAULT_BIN_GY, DVH
+from .errors import ParameterError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas
+
+#: Metrics of ``case.dvh_table()`` when none are given (the ``dosecalc dvh`` defaults).
+DEFAULT_METRICS: tuple[str, ...] = ("Volume[cc]", "Min[Gy]", "Max[Gy]", "Mean[Gy]", "D99%[Gy]",
+                                    "D95%[Gy]", "D50%[Gy]", "D5%[Gy]", "D1%[Gy]", "D0.03cc[Gy]")
+
+
+def dvh_curve_frame(dvh: DVH, kind: Literal["cumulative", "differential"] = "cumulative",
+                    step_gy: float = DEFAULT_BIN_GY) -> "pandas.DataFrame":
+    """The DVH curve as a table: ``dose_gy``, ``volume_cc``, ``volume_pct``.
+
+    Parameters
+    ----------
+    dvh : DVH
+    kind : {"cumulative", "differential"}
+        Cumulative: volume receiving at least ``dose_gy``, every ``step_gy`` from 0 to
+        just above Max.  Differential: volume whose dose lies in the bin centred on
+        ``dose_gy`` (width ``step_gy``).
+    step_gy : float
+        Dose step, Gy (> 0).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``volume_pct`` is % of the covered volume; ``attrs`` hold name, quantity and
+        ``covered_cc``.  For a converted DVH ``dose_gy`` is in its quantity (EQD2 Gy...).
+    """
+    pd = pandas_module("DVH.to_dataframe()")
+    if not (isinstance(step_gy, (int, float)) and math.isfinite(step_gy) and step_gy > 0):
+        raise ParameterError(f"step_gy must be > 0 Gy, got {step_gy!r}")
+    if kind == "cumulative":
+        hi = dvh.max_gy if math.isfinite(dvh.max_gy) else 0.0
+        n = int(math.floor(max(hi, 0.0) / step_gy + 1e-9)) + 2
+        dose, vol = dvh.cumulative(step_gy * np.arange(n, dtype=np.float64))
+    elif kind == "differential":
+        dose, vol = dvh.differential(bin_gy=step_gy)
+    else:
+        raise ParameterError(f"kind must be 'cumulative' or 'differential', got {kind!r}")
+    pct = 100.0 * vol / dvh.covered_cc if dvh.covered_cc > 0 else np.full_like(vol, np.nan)
+    df = pd.DataFrame({"dose_gy": dose, "volume_cc": vol, "volume_pct": pct})
+    df.attrs.update({"structure": dvh.name, "quantity": dvh.quantity, "kind": kind,
+                     "covered_cc": dvh.covered_cc, "volume_cc": dvh.volume_cc})
+    return df
+
+
+def dvh_metric_rows(dvhs: Mapping[str, DVH], metrics: Sequence[str]) -> list[dict]:
+    """One dict per structure: ``structure``, ``quantity``, ``outside_cc`` then one key per
+    metric label (``D95%[Gy]``, ``D95%[EQD2Gy(a/b=2.5)]``), NaN when undefined."""
+    rows = []
+    for key, d in dvhs.items():
+        row: dict[str, Any] = {"structure": key, "quantity": d.quantity, "outside_cc": d.outside_cc}
+        for spec in metrics:
+            r = d.evaluate(spec)
+            row[r.label] = r.value
+        rows.append(row)
+    return rows
+
+
+def case_dvh_table(case: Any, metrics: Iterable[str] | None = None, structures: Iterable[str | int] | None = None,
+                   **options: Any) -> "pandas.DataFrame":
+    """One row per structure, one column per metric (see :meth:`Case.dvh_table`)."""
+    from .analysis import case_dvhs
+
+    pd = pandas_module("case.dvh_table()")
+    specs = list(DEFAULT_METRICS if metrics is None else metrics)
+    dvhs = case_dvhs(case, None if structures is None else list(structures), **options)
+    df = pd.DataFrame(dvh_metric_rows(dvhs, specs))
+    if len(df):
+        df = df.set_index("structure")
+    return df
+
+
+def report_frame(report: Any) -> "pandas.DataFrame":
+    """One row per constraint of a protocol check, with the plan's identity repeated on
+    every row (ready to append to a chart or a trial CRF)."""
+    pd = pandas_module("Report.to_dataframe()")
+    d = report.as_dict()
+    ident = {f"{k}": v for k, v in (d.get("identity") or {}).items() if not isinstance(v, (dict, list))}
+    rows = []
+    for c in d["constraints"]:
+        row = dict(ident)
+        row.update({"protocol": d["protocol"], "overall_verdict": d["verdict"]})
+        row.update(c)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def constraint_key(c: Mapping[str, Any]) -> str:
+    """Column stem of one constraint in a wide table: its id, else ``structure metric``."""
+    return str(c.get("id") or f"{c.get('structure')} {c.get('metric')}")
+
+
+def batch_wide_rows(results: Iterable[Any]) -> list[dict]:
+    """One row per plan: identity, status, verdict, then ``<constraint> value`` and
+    ``<constraint> verdict`` for every constraint (constraint = its id)."""
+    rows = []
+    for r in results:
+        rep = r.report or {}
+        ident = rep.get("identity") or {}
+        row: dict[str, Any] = {"plan": r.plan, "patient_id": r.patient_id, "status": r.status,
+                               "verdict": r.verdict, "error": r.error}
+        for k in ("patient_name", "plan_label", "plan_date", "rtplan_sop_instance_uid",
+                  "rtdose_sop_instance_uid", "dosecalc_version", "protocol_id", "protocol_version",
+                  "run_at"):
+            if k in ident:
+                row[k] = ident[k]
+        for c in rep.get("constraints", []):
+            key = constraint_key(c)
+            unit = c.get("unit") or ""
+            row[f"{key} value [{unit}]" if unit else f"{key} value"] = c.get("value")
+            row[f"{key} verdict"] = c.get("verdict")
+        rows.append(row)
+    return rows
+
+
+def batch_wide_frame(results: Iterable[Any]) -> "pandas.DataFrame":
+    """:func:`batch_wide_rows` as a DataFrame indexed by plan."""
+    pd = pandas_module("BatchRun.to_dataframe(wide=True)")
+    df = pd.DataFrame(batch_wide_rows(results))
+    return df.set_index("plan") if len(df) else df
