@@ -575,11 +575,12 @@ class DVH:
         if s.kind in ("Mean", "Max", "Min"):
             dose = {"Mean": self.mean_gy, "Max": self.max_gy, "Min": self.min_gy}[s.kind]
             return self._dose_out(s, dose), None
+        x = 0.0 if s.value is None else float(s.value)  # D/DC/V/CV specs always carry x
         if s.kind in ("D", "DC"):
             if s.value_unit == "%":
-                x_cc = s.value / 100.0 * self.covered_cc
+                x_cc = x / 100.0 * self.covered_cc
             else:
-                x_cc = s.value
+                x_cc = x
                 if x_cc > self.covered_cc * (1 + 1e-12):
                     what = "hottest" if s.kind == "D" else "coldest"
                     return math.nan, (f"the {what} {s.value:g} cc do not exist: {self.name!r} has "
@@ -589,11 +590,11 @@ class DVH:
             return self._dose_out(s, float(self.dose_at_volume(max(at, 0.0)))), None
         # V / CV
         if s.value_unit == "%":
-            threshold = s.value / 100.0 * self._rx(s)
+            threshold = x / 100.0 * self._rx(s)
         elif s.value_unit == "cGy":
-            threshold = s.value / 100.0
+            threshold = x / 100.0
         else:
-            threshold = s.value
+            threshold = x
         vol = float(self.volume_at_dose(threshold))
         if s.kind == "CV":
             vol = max(self.covered_cc - vol, 0.0)

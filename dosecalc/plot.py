@@ -98,11 +98,12 @@ def limit_point(metric: str, limit: float, covered_cc: float, prescription_gy: f
             return value / 100.0
         return value
 
+    x = 0.0 if s.value is None else float(s.value)  # D/V/CV specs always carry their x
     if s.kind == "D":
         dose = dose_of(limit, s.output_unit)
-        vol_cc = s.value / 100.0 * covered_cc if s.value_unit == "%" else s.value
+        vol_cc = x / 100.0 * covered_cc if s.value_unit == "%" else x
     elif s.kind in ("V", "CV"):
-        dose = dose_of(s.value, s.value_unit)
+        dose = dose_of(x, s.value_unit or "Gy")
         vol_cc = limit / 100.0 * covered_cc if s.output_unit == "%" else limit
         if s.kind == "CV":
             vol_cc = covered_cc - vol_cc
