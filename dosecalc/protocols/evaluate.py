@@ -38,6 +38,7 @@ import numpy as np
 from ..errors import DoseCalcError, ParameterError
 from ..metrics import parse_metric
 from ..quantity import DoseKind, DoseQuantity
+from .identity import report_identity
 from .inputs import Inputs, resolve_inputs
 from .liver_function import ChildPugh
 from .matching import StructureMatch, match_structures
@@ -315,7 +316,8 @@ def check(case, protocol, fractions: int | None = None, child_pugh=None, labs=No
                   matches=matches, results=tuple(results), notes=tuple(notes),
                   curves=tuple(_curves(used)) if curves else (), case_label=label,
                   dose_description=inp.dose_description, dose_reading=inp.dose_reading,
-                  site=site_obj.id if site_obj else "", converted=convert)
+                  site=site_obj.id if site_obj else "", converted=convert,
+                  identity=report_identity(case, proto))
 
 
 def _curves(dvhs: dict) -> list[Curve]:

@@ -19,13 +19,15 @@ import sys
 
 from ..textsafe import csv_cell, escape_control
 from .results import ACCEPTABLE, FAIL, NOT_EVALUABLE, PASS, Report
+from .identity import CSV_IDENTITY_FIELDS, csv_identity, identity_lines
 
 CONF_TAG = {"primary": "P", "secondary": "S", "unconfirmed": "R"}
 _ANSI = {PASS: "32", ACCEPTABLE: "33", FAIL: "31;1", NOT_EVALUABLE: "35", "incomplete": "35"}
 _HTML_COLOUR = {PASS: "#1a7f37", ACCEPTABLE: "#b58100", FAIL: "#c62828", NOT_EVALUABLE: "#6a4c93",
                 "incomplete": "#6a4c93"}
-_PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-            "#7f7f7f", "#bcbd22")
+# Structure colours: neutral (no red, amber or green, which mean fail / acceptable / pass)
+_PALETTE = ("#1f77b4", "#9467bd", "#17becf", "#8c564b", "#7f7f7f", "#e377c2", "#393b79", "#6b6ecf",
+            "#5f9ea0", "#a0522d")
 CSV_FIELDS = ("id", "structure", "roi", "metric", "value", "unit", "comparator", "limit", "level2",
               "level2_kind", "verdict", "reason", "source", "confidence", "level2_source",
               "level2_confidence", "note", "kind", "conversion", "required")
@@ -77,6 +79,15 @@ def _source_ref(r, sources) -> str:
     return ref
 
 
+def uses_liver_function(report: Report) -> bool:
+    """Whether the Child-Pugh / ALBI header line applies: the protocol admits by Child-Pugh
+    score, has Child-Pugh-specific constraints, or liver function was given."""
+    p = report.protocol
+    if report.child_pugh is not None or report.albi is not None or p.eligible_child_pugh_max_score is not None:
+        return True
+    return any(set(c.child_pugh) != {"A", "B"} for c in p.constraints)
+
+
 def header_lines(report: Report) -> list[str]:
     p = report.protocol
     cp = ("unknown: Child-Pugh A values shown, check incomplete" if report.child_pugh is None
@@ -88,8 +99,9 @@ def header_lines(report: Report) -> list[str]:
         f"           {p.id} v{p.version}" + (f" (extends {', '.join(p.extends)})" if p.extends else "")
         + f"; {p.trial}",
     ]
+    lines += identity_lines(getattr(report, "identity", None) or {})
     if report.case_label:
-        lines.append(f"Case       {report.case_label}")
+        lines.append(f"Files      {report.case_label}")
     if report.site:
         site = next((x for x in p.sites if x.id == report.site), None)
         lines.append(f"Site       {report.site}" + (f" ({site.label}): {len(site.structures)} structures checked"
@@ -99,8 +111,10 @@ def header_lines(report: Report) -> list[str]:
         + ("; --convert: organs without a sourced table at this fractionation are converted (labelled)"
            if report.converted else ""),
         f"Rx         {rx}",
-        f"Liver      Child-Pugh {cp}" + (f"; ALBI {report.albi[0]:.2f} grade {report.albi[1]}" if report.albi else ""),
     ]
+    if uses_liver_function(report):
+        lines.append(f"Liver      Child-Pugh {cp}"
+                     + (f"; ALBI {report.albi[0]:.2f} grade {report.albi[1]}" if report.albi else ""))
     if report.dose_description:
         lines.append(f"Dose       {report.dose_description}")
     return lines
@@ -174,11 +188,16 @@ def to_json(report: Report, indent: int | None = 2) -> str:
 def to_csv(report: Report) -> str:
     """One CSV row per constraint result (columns: :data:`CSV_FIELDS`)."""
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n", extrasaction="ignore")
+    ident = csv_identity(getattr(report, "identity", None) or {})
+    w = csv.DictWriter(buf, fieldnames=CSV_FIELDS + CSV_IDENTITY_FIELDS, lineterminator="\n",
+                       extrasaction="ignore")
     w.writeheader()
     for r in report.results:
         d = r.as_dict()
-        w.writerow({k: csv_cell(d.get(k)) for k in CSV_FIELDS})
+        row = {k: csv_cell(d.get(k)) for k in CSV_FIELDS}
+        # identity comes from the export (patient name, plan label): same neutralising
+        row.update({k: csv_cell(v or None) for k, v in ident.items()})
+        w.writerow(row)
     return buf.getvalue()
 
 
@@ -198,7 +217,11 @@ _GROUP_ORDER = ("Targets", "Liver", "Gastrointestinal organs", "Other organs at 
 
 
 def _plot_groups(report: Report):
-    """[(title, [(curve, colour)], [markers])], markers: (dose_gy, volume_pct, verdict, text, colour)."""
+    """[(title, [(curve, colour)], [markers], [rows])].
+
+    markers: (dose_gy, volume_pct, verdict, text, colour, number); rows: (number,
+    ConstraintResult, placed) for every dose constraint of the group's structures, the
+    numbers shared by the marker labels and the marker table under the plot."""
     structure_of = {}
     for r in report.results:
         if r.kind == "dose" and r.roi:
@@ -207,21 +230,24 @@ def _plot_groups(report: Report):
     for c in report.curves:
         groups[_group_of(structure_of.get(c.label, c.label))].append(c)
     out = []
+    number = 0
     for g in _GROUP_ORDER:
         curves = groups[g]
         if not curves:
             continue
         colours = {c.label: _PALETTE[i % len(_PALETTE)] for i, c in enumerate(curves)}
-        markers = []
+        markers, rows = [], []
         for r in report.results:
             if r.roi not in colours or r.kind != "dose":
                 continue
+            number += 1
             curve = next(c for c in curves if c.label == r.roi)
             m = _marker(r, curve, report.prescription_gy)
+            rows.append((number, r, m is not None))
             if m is not None:
-                markers.append((*m, r.verdict, f"{r.structure} {r.metric} {_limit_text(r)}: "
-                                f"{fmt_number(r.value, r.unit)} ({r.verdict})", colours[r.roi]))
-        out.append((g, [(c, colours[c.label]) for c in curves], markers))
+                markers.append((*m, r.verdict, f"{number}. {r.structure} {r.metric} {_limit_text(r)}: "
+                                f"{fmt_number(r.value, r.unit)} ({r.verdict})", colours[r.roi], number))
+        out.append((g, [(c, colours[c.label]) for c in curves], markers, rows))
     return out
 
 
@@ -297,11 +323,18 @@ def svg_dvh(title: str, curves, markers, width: int = 560, height: int = 330) ->
                        if math.isfinite(b))
         parts.append(f'<polyline points="{pts}" fill="none" stroke="{colour}" stroke-width="1.8">'
                      f'<title>{e(c.label)}</title></polyline>')
-    for dose, vol, verdict, text, colour in markers:
+    for dose, vol, verdict, text, colour, *num in markers:
         fill = _HTML_COLOUR.get(verdict, "#444")
         cx, cy = x(dose), y(vol)
+        label = ""
+        if num:
+            # the number of the marker table row, placed above-right (below when at the top)
+            ly = cy - 6 if cy > top + 14 else cy + 14
+            label = (f'<text x="{cx + 6:.1f}" y="{ly:.1f}" font-size="10" font-weight="bold" '
+                     f'fill="#222">{num[0]}</text>')
         parts.append(f'<g><title>{e(text)}</title><rect x="{cx - 4:.1f}" y="{cy - 4:.1f}" width="8" height="8" '
-                     f'fill="{fill}" stroke="{colour}" stroke-width="2" transform="rotate(45 {cx:.1f} {cy:.1f})"/></g>')
+                     f'fill="{fill}" stroke="{colour}" stroke-width="2" transform="rotate(45 {cx:.1f} {cy:.1f})"/>'
+                     f'{label}</g>')
     ly = top + 4
     for c, colour in curves:
         label = c.label if len(c.label) <= 22 else c.label[:21] + "~"
@@ -335,9 +368,12 @@ def _matplotlib_svg(title, curves, markers) -> str | None:
     try:
         for c, colour in curves:
             ax.plot(c.dose_gy, c.volume_pct, color=colour, lw=1.6, label=c.label)
-        for dose, vol, verdict, _text, colour in markers:
+        for dose, vol, verdict, _text, colour, *num in markers:
             ax.plot([dose], [vol], marker="D", ms=6, color=_HTML_COLOUR.get(verdict, "#444"),
                     markeredgecolor=colour)
+            if num:
+                ax.annotate(str(num[0]), (dose, vol), xytext=(4, 4), textcoords="offset points",
+                            fontsize=8, fontweight="bold")
         ax.set_xlabel("Dose (Gy)")
         ax.set_ylabel("Volume (%)")
         ax.set_ylim(0, 100)
@@ -357,12 +393,32 @@ def _matplotlib_svg(title, curves, markers) -> str | None:
 def plots_svg(report: Report, plot: str = "builtin") -> list[str]:
     """One SVG per structure group; ``plot`` is ``"builtin"``, ``"matplotlib"`` or
     ``"auto"`` (matplotlib when installed)."""
+    return [svg for svg, _ in _plots_with_tables(report, plot)]
+
+
+def _marker_table(rows) -> str:
+    """The constraints of one plot, numbered like its markers: a point-dose limit drawn at
+    the bottom of a plot (D0.03cc, Max) is read here."""
+    e = html.escape
+    body = []
+    for number, r, placed in rows:
+        colour = _HTML_COLOUR.get(r.verdict, "#444")
+        body.append(f"<tr><td class='num'>{number}</td><td>{e(r.structure)}</td><td>{e(r.metric)}</td>"
+                    f"<td class='num'>{e(_limit_text(r))}</td><td class='num'>{e(fmt_number(r.value, r.unit))}"
+                    f" {e(r.unit if r.value is not None else '')}</td>"
+                    f"<td style='color:{colour};font-weight:bold'>{e(r.verdict)}</td>"
+                    f"<td class='small'>{'' if placed else 'not drawn (no point on the plot)'}</td></tr>")
+    return ("<table class='markers'><thead><tr><th>#</th><th>Structure</th><th>Metric</th><th>Limit</th>"
+            f"<th>Value</th><th>Verdict</th><th></th></tr></thead><tbody>{''.join(body)}</tbody></table>")
+
+
+def _plots_with_tables(report: Report, plot: str) -> list[tuple[str, str]]:
     out = []
-    for title, curves, markers in _plot_groups(report):
+    for title, curves, markers, rows in _plot_groups(report):
         svg = None
         if plot in ("matplotlib", "auto"):
             svg = _matplotlib_svg(title, curves, markers)
-        out.append(svg if svg is not None else svg_dvh(title, curves, markers))
+        out.append((svg if svg is not None else svg_dvh(title, curves, markers), _marker_table(rows)))
     return out
 
 
@@ -380,6 +436,24 @@ th{background:#f3f3f3} td.num{text-align:right;font-variant-numeric:tabular-nums
 .conf.primary{border-color:#1a7f37;color:#1a7f37}
 .small{font-size:11px;color:#555} .plots{display:flex;flex-wrap:wrap;gap:12px}
 tr.fail td{background:#fdecea} tr.acceptable td{background:#fff8e1} tr.notevaluable td{background:#f3eef8}
+table.ident{width:auto;font-size:12px} table.ident th{background:none;width:150px;font-weight:normal;color:#555}
+table.ident td{font-family:Menlo,Consolas,monospace;font-size:11px}
+table.markers{font-size:11px;margin-top:4px} .plot{width:580px}
+.signoff{margin-top:22px;border:1px solid #888;padding:10px 14px;page-break-inside:avoid}
+.signoff table{font-size:12px;width:100%} .signoff td{border:none;padding:10px 6px 2px;white-space:nowrap}
+.signoff .line{border-bottom:1px solid #444;min-width:160px;display:inline-block}
+@page{size:A4;margin:11mm}
+@media print{
+ body{margin:0;max-width:none;font-size:10px} h1{font-size:15px} h2{font-size:12px;margin:10px 0 4px}
+ table{font-size:9px} th,td{padding:2px 4px} .banner{font-size:14px;padding:4px 10px;margin:6px 0}
+ .plots{gap:6px} .plot{width:48%} .plot svg{width:100%;height:auto} table.markers{font-size:8.5px}
+ .meta{font-size:9.5px;line-height:1.3} .small,ul.small{font-size:7.5px}
+ table.constraints{font-size:8px} table.constraints td.src{width:30%} table.constraints td.small{font-size:7.5px;width:20%}
+ table.constraints td:nth-child(7){width:12%;font-size:7.5px} table.ident{font-size:9px} table.ident td{font-size:8.5px}
+ .conf{font-size:7px;padding:0 2px} .chip{min-width:0;font-size:8px;padding:1px 4px}
+ tr,.plot,.signoff{page-break-inside:avoid} h2{page-break-after:avoid}
+ .noprint{display:none}
+}
 """
 
 
@@ -403,43 +477,90 @@ def to_html(report: Report, plot: str = "auto") -> str:
             f"{e(r.verdict)}</span></td><td>{e(r.structure)}</td><td>{e(r.roi)}</td><td>{e(r.metric)}</td>"
             f"<td class='num'>{e(fmt_number(r.value, r.unit))} {e(r.unit if r.value is not None else '')}</td>"
             f"<td class='num'>{e(_limit_text(r))}</td><td>{level2}</td>"
-            f"<td>{e(r.source)} <span class='conf {e(r.confidence)}'>{e(r.confidence)}</span></td>"
+            f"<td class='src'>{e(r.source)} <span class='conf {e(r.confidence)}'>{e(r.confidence)}</span></td>"
             f"<td class='small'>{e(detail)}</td></tr>")
     match_rows = "".join(
         f"<tr><td>{e(name)}</td><td>{e(m.describe())}</td><td class='small'>{e('; '.join(m.notes))}</td></tr>"
         for name, m in report.matches.items())
     notes = "".join(f"<li>{e(n)}</li>" for n in report.notes + p.notes)
-    plots = "".join(f"<div>{svg}</div>" for svg in plots_svg(report, plot))
+    plots = "".join(f"<div class='plot'>{svg}{table}</div>" for svg, table in _plots_with_tables(report, plot))
     if not plots:
         plots = "<p class='small'>No DVH was computed (see the reasons in the table).</p>"
-    meta = "<br>".join(e(line.strip()) for line in header_lines(report))
+    ident = getattr(report, "identity", None) or {}
+    meta = "<br>".join(e(line.strip()) for line in header_lines(report)
+                       if not line.startswith(_IDENTITY_PREFIXES))
     summary = ", ".join(f"{counts[v]} {v}" for v in (PASS, ACCEPTABLE, FAIL, NOT_EVALUABLE))
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
-<title>{e(p.id)} check: {e(verdict)}</title>
+<title>{e(p.id)} check: {e(verdict)}{(' - ' + e(str(ident.get('patient_id')))) if ident.get('patient_id') else ''}</title>
 <style>{_CSS}</style></head>
 <body>
 <h1>{e(p.title)}</h1>
+{identity_html(ident)}
 <div class="meta">{meta}</div>
 <div class="banner" style="background:{_HTML_COLOUR.get(verdict, '#444')}">{e(verdict.upper())}</div>
 <span class="meta">{e(summary)}</span>
 <h2>Constraints</h2>
-<table><thead><tr><th>Verdict</th><th>Structure</th><th>Evaluated</th><th>Metric</th><th>Value</th>
+<table class="constraints"><thead><tr><th>Verdict</th><th>Structure</th><th>Evaluated</th><th>Metric</th><th>Value</th>
 <th>Limit</th><th>Level 2</th><th>Source</th><th>Reason / note</th></tr></thead>
 <tbody>{''.join(rows)}</tbody></table>
 <h2>Dose-volume histograms</h2>
-<p class="small">Cumulative DVHs of the structures evaluated (physical dose, volume in % of the part inside
-the dose grid). Diamonds mark each constraint's limit, coloured by verdict (green pass, amber acceptable,
-red fail): the curve should pass on the allowed side.</p>
+<p class="small">Cumulative DVHs of the structures evaluated (physical dose, volume in % of the part inside the
+dose grid). Numbered diamonds mark each constraint's limit, coloured by verdict (green pass, amber acceptable,
+red fail): the curve should pass on the allowed side. The table under each plot lists every constraint by
+its number, including point-dose limits (D0.03cc, Max) that sit on the dose axis.</p>
 <div class="plots">{plots}</div>
 <h2>Structures</h2>
 <table><thead><tr><th>Protocol structure</th><th>Evaluated</th><th>Notes</th></tr></thead>
 <tbody>{match_rows}</tbody></table>
 <h2>Notes</h2><ul class="small">{notes}</ul>
-<p class="small">dosecalc protocol check. Confidence: primary = read in a primary source; secondary = from a
-secondary copy; unconfirmed = recalled, not re-read.</p>
+{signoff_html()}
+<p class="small">dosecalc {e(str(ident.get('dosecalc_version', '')))} protocol check. Confidence: primary = read in a
+primary source; secondary = from a secondary copy; unconfirmed = recalled, not re-read.</p>
 </body></html>
 """
+
+
+#: Header lines shown in the identity table of the HTML page instead of the text block.
+_IDENTITY_PREFIXES = ("Patient ", "Plan ", "RTPLAN ", "RTDOSE ", "Run ", "Settings ")
+
+
+def identity_html(ident: dict) -> str:
+    """The identity block of the HTML report: patient, plan, UIDs, run, settings."""
+    if not ident:
+        return ""
+    e = html.escape
+    sp = ident.get("dose_grid_spacing_mm")
+    s = ident.get("dvh_settings") or {}
+    rows = [
+        ("Patient", f"{ident.get('patient_id') or 'unknown ID'}"
+         + (f" - {ident['patient_name']}" if ident.get("patient_name") else "")),
+        ("Plan", f"{ident.get('plan_label') or 'no RTPLAN label'}"
+         + (f", planned {ident['plan_date']}" if ident.get("plan_date") else "")),
+        ("RTPLAN SOP Instance UID", ident.get("rtplan_sop_instance_uid") or "none"),
+        ("RTDOSE SOP Instance UID", ident.get("rtdose_sop_instance_uid") or "none"),
+        ("Protocol", f"{ident.get('protocol_id')} version {ident.get('protocol_version')}"),
+        ("Run", f"{ident.get('run_at')}, dosecalc {ident.get('dosecalc_version')}"),
+        ("Dose grid", "unknown" if not sp else " x ".join(f"{v:g}" for v in sp) + " mm"),
+        ("DVH settings", f"masks supersample={s.get('supersample')}, end cap {s.get('end_cap')}, "
+                         f"{s.get('interpolation')}; DVH exact up to {s.get('exact_limit_samples')} samples, "
+                         f"else >= {s.get('binned_min_bins')} bins of <= {s.get('bin_gy')} Gy"),
+    ]
+    rows += [("Note", n) for n in ident.get("identity_notes", [])]
+    body = "".join(f"<tr><th>{e(k)}</th><td>{e(str(v))}</td></tr>" for k, v in rows)
+    return f"<table class='ident'>{body}</table>"
+
+
+def signoff_html() -> str:
+    """Blank lines to sign: checked by the physicist, approved by the physician."""
+    line = "<span class='line'>&nbsp;</span>"
+    return ("<div class='signoff'><b>Sign-off</b><table>"
+            f"<tr><td>Checked by (physicist)</td><td>{line}</td><td>Signature</td><td>{line}</td>"
+            f"<td>Date</td><td>{line}</td></tr>"
+            f"<tr><td>Approved by (physician)</td><td>{line}</td><td>Signature</td><td>{line}</td>"
+            f"<td>Date</td><td>{line}</td></tr>"
+            "<tr><td colspan='6' class='small'>Comments:</td></tr>"
+            "<tr><td colspan='6'><span class='line' style='width:100%'>&nbsp;</span></td></tr></table></div>")
 
 
 def render(report: Report, fmt: str, *, colour: bool | None = None, plot: str = "auto") -> str:

@@ -8,7 +8,7 @@ carry a constraint built by :func:`plan_row`), so each number has one home.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -137,6 +137,8 @@ class Report:
     dose_reading: str = ""
     site: str = ""
     converted: bool = False
+    #: patient, plan, UIDs, versions, run time and settings (see protocols/identity.py)
+    identity: dict = field(default_factory=dict)
 
     @property
     def verdict(self) -> Verdict:
@@ -191,9 +193,45 @@ class Report:
                         for k, m in self.matches.items()},
             "constraints": [r.as_dict() for r in self.results],
             "notes": list(self.notes),
+            "identity": dict(self.identity),
         }
 
     to_dict = as_dict
+
+    # --- notebook and export conveniences (see protocols/report.py, tables.py, display.py)
+    def __repr__(self) -> str:
+        from ..display import report_repr
+
+        return report_repr(self)
+
+    def _repr_html_(self) -> str:
+        from ..display import report_html
+
+        return report_html(self)
+
+    def to_dataframe(self):
+        """One row per constraint, the plan's identity on every row (needs pandas)."""
+        from ..tables import report_frame
+
+        return report_frame(self)
+
+    def to_html(self, plot: str = "auto") -> str:
+        """The self-contained HTML report (see :func:`dosecalc.protocols.report.to_html`)."""
+        from .report import to_html
+
+        return to_html(self, plot=plot)
+
+    def to_csv(self) -> str:
+        """One CSV row per constraint (see :func:`dosecalc.protocols.report.to_csv`)."""
+        from .report import to_csv
+
+        return to_csv(self)
+
+    def to_json(self) -> str:
+        """The JSON report (``dosecalc check --format json``)."""
+        from .report import to_json
+
+        return to_json(self)
 
 
 def plan_row(id_, structure, metric, comparator, limit, source, confidence, **kw) -> Constraint:
