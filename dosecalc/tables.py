@@ -110,9 +110,19 @@ def constraint_key(c: Mapping[str, Any]) -> str:
     return str(c.get("id") or f"{c.get('structure')} {c.get('metric')}")
 
 
+def constraint_keys(constraints: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Unique column stems of a report's rows: the constraint id, with the evaluated ROI
+    added where one id gives several rows (``combine = "each"``: one row per PTV)."""
+    stems = [constraint_key(c) for c in constraints]
+    counts: dict[str, int] = {}
+    for k in stems:
+        counts[k] = counts.get(k, 0) + 1
+    return [f"{k} ({c.get('roi')})" if counts[k] > 1 else k for k, c in zip(stems, constraints)]
+
+
 def batch_wide_rows(results: Iterable[Any]) -> list[dict]:
-    """One row per plan: identity, status, verdict, then ``<constraint> value`` and
-    ``<constraint> verdict`` for every constraint (constraint = its id)."""
+    """One row per plan: identity, status, verdict, then ``<constraint> value [unit]`` and
+    ``<constraint> verdict`` for every constraint (see :func:`constraint_keys`)."""
     rows = []
     for r in results:
         rep = r.report or {}
@@ -124,8 +134,8 @@ def batch_wide_rows(results: Iterable[Any]) -> list[dict]:
                   "run_at"):
             if k in ident:
                 row[k] = ident[k]
-        for c in rep.get("constraints", []):
-            key = constraint_key(c)
+        constraints = rep.get("constraints", [])
+        for key, c in zip(constraint_keys(constraints), constraints):
             unit = c.get("unit") or ""
             row[f"{key} value [{unit}]" if unit else f"{key} value"] = c.get("value")
             row[f"{key} verdict"] = c.get("verdict")

@@ -134,6 +134,32 @@ def test_to_dataframe(serial):
     assert (df["plan"] == "patient_broken").sum() == 1  # the failed plan appears once
 
 
+def test_wide_dataframe_and_csv_columns(serial, cohort):
+    """One row per plan; each constraint's value equals check() on that plan (truth:
+    the direct check), and the CSV says how to read each limit."""
+    pytest.importorskip("pandas")
+    run, results, out = serial
+    wide = run.to_dataframe(wide=True)
+    assert set(wide.index) == set(results) and wide.index.is_unique
+    direct = dosecalc.check(dosecalc.load(cohort / "patient_00"), PROTOCOL).to_dict()
+    row = wide.loc["patient_00"]
+    from dosecalc.tables import constraint_keys
+
+    for key, c in zip(constraint_keys(direct["constraints"]), direct["constraints"]):
+        col = f"{key} value [{c['unit']}]" if c["unit"] else f"{key} value"
+        v = row[col]
+        assert (v is None or v != v) if c["value"] is None else v == c["value"]
+        assert row[f"{key} verdict"] == c["verdict"]
+    assert row["rtplan_sop_instance_uid"] == direct["identity"]["rtplan_sop_instance_uid"]
+    assert wide.loc["patient_broken", "status"] == "error"
+    rows = _rows(out / "constraints.csv")
+    assert {"id", "comparator", "unit", "roi"} <= set(rows[0])
+    first = next(r for r in rows if r["plan"] == "patient_00" and r["id"] == direct["constraints"][0]["id"])
+    assert (first["comparator"], first["unit"]) == (direct["constraints"][0]["comparator"],
+                                                    direct["constraints"][0]["unit"])
+    assert repr(run).startswith("<BatchRun 5 plans, 5 finished") and len(repr(run)) < 200
+
+
 def test_cli_batch(cohort, tmp_path):
     out = tmp_path / "cli"
     proc = subprocess.run([sys.executable, "-m", "dosecalc", "batch", str(cohort), "--protocol", PROTOCOL,

@@ -64,14 +64,36 @@ class BatchRun:
             pass
         return self.results
 
-    def to_dataframe(self):
-        """All results (consumed first) as a pandas DataFrame, one row per plan x constraint;
-        plans without a report appear once with their status and error."""
+    def __repr__(self) -> str:
+        from ..display import batch_repr
+
+        return batch_repr(self)
+
+    def _repr_html_(self) -> str:
+        from ..display import batch_html
+
+        return batch_html(self)
+
+    def to_dataframe(self, wide: bool = False):
+        """All results (consumed first) as a pandas DataFrame.
+
+        Parameters
+        ----------
+        wide : bool
+            False (default): one row per plan x constraint (columns as the batch CSV);
+            plans without a report appear once with their status and error.  True: one
+            row per plan (a trial database row): identity, status, verdict, then
+            ``<constraint id> value [unit]`` and ``<constraint id> verdict`` columns.
+        """
         try:
             import pandas as pd
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise ParameterError("to_dataframe() needs pandas: pip install pandas") from exc
         self.run()
+        if wide:
+            from ..tables import batch_wide_frame
+
+            return batch_wide_frame(self.results)
         rows = constraint_rows(self.results)
         rows += [summary_row(r) for r in self.results if not r.report]
         return pd.DataFrame(rows)

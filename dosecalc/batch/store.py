@@ -24,8 +24,8 @@ from ..textsafe import csv_cell
 from ..verdict import Verdict
 from .jobs import RESULT_VERSION, PlanResult
 
-CSV_COLUMNS = ("plan", "patient_id", "structure", "metric", "value", "limit", "level2",
-               "verdict", "reason", "source", "confidence")
+CSV_COLUMNS = ("plan", "patient_id", "id", "structure", "roi", "metric", "value", "unit", "comparator",
+               "limit", "level2", "verdict", "reason", "source", "confidence")
 SUMMARY_COLUMNS = ("plan", "patient_id", "status", "verdict", "n_fail", "n_not_evaluable",
                    "seconds", "error", "dose_reading", "evaluated_because")
 MARKER = "cohort.json"

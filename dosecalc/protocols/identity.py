@@ -79,7 +79,8 @@ def report_identity(case: Any, protocol: Any, run_at: _dt.datetime | None = None
         plan_date = _date(ds, "RTPlanDate", "RTPlanTime") or _date(ds, "ContentDate", "ContentTime")
         file_id = str(getattr(ds, "PatientID", "") or "").strip()
         if file_id and case.patient_id and file_id != case.patient_id:
-            notes.append(f"PatientID {file_id!r} of {getattr(plan, 'source_path', None) or dose.source_path} "
+            where = getattr(plan, "source_path", None) or getattr(dose, "source_path", None)
+            notes.append(f"PatientID {file_id!r} of {where} "
                          f"differs from the case's {case.patient_id!r}; the case's is reported")
     stamp = (run_at or _dt.datetime.now(_dt.timezone.utc)).astimezone(_dt.timezone.utc)
     return {
