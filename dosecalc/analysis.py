@@ -25,7 +25,7 @@ import numba
 import numpy as np
 
 from .derived import case_structure, derived_mask
-from .dvh import DEFAULT_BIN_GY, DVH, DVHWarning
+from .dvh import DEFAULT_BIN_GY, DVH, CoverageWarning, DVHWarning
 from .errors import ContourError, ParameterError
 from .kernels.threads import worker_count
 from .mask_cache import MASK_CACHE_BYTES, MaskCache, compact_budget_bytes  # noqa: F401  (kept importable from here)
@@ -228,10 +228,14 @@ def case_dvh(case: CaseData, name, *, dose: DoseGrid | None = None, prescription
     if grid.model:
         settings["dose_model"] = grid.model.to_dict()
     minmax, how = _extremes(case, target, grid, mask, chunks)
-    return DVH.from_sample_chunks(chunks, name=_display_name(target), outside_cc=mask.outside_cc,
-                                  prescription_gy=prescription_gy, quantity=grid.quantity,
-                                  settings=settings, mode=mode, bin_gy=bin_gy, minmax_gy=minmax,
-                                  minmax_source=how)
+    dvh = DVH.from_sample_chunks(chunks, name=_display_name(target), outside_cc=mask.outside_cc,
+                                 prescription_gy=prescription_gy, quantity=grid.quantity,
+                                 settings=settings, mode=mode, bin_gy=bin_gy, minmax_gy=minmax,
+                                 minmax_source=how)
+    if dvh.coverage_warning:
+        # the CLI prints this as a note; scripts and notebooks get it as a warning
+        warnings.warn(dvh.coverage_warning, CoverageWarning, stacklevel=3)
+    return dvh
 
 
 def _extremes(case, target, grid, mask, chunks):
@@ -294,10 +298,11 @@ def case_dvhs(case: CaseData, names: Iterable | None = None, **options) -> dict[
         if isinstance(names, (str, int)):
             names = [names]
         targets = [_resolve(case, n) for n in names]
+    # a name shared by several ROIs of the structure set (asked for or not) is no key that
+    # case.dvh() could resolve: such ROIs are keyed "Name (ROI n)"
     counts: dict[str, int] = {}
-    for t in targets:
-        if isinstance(t, Structure):
-            counts[t.name] = counts.get(t.name, 0) + 1
+    for st in case.structures:
+        counts[st.name] = counts.get(st.name, 0) + 1
     dvhs = _dvhs_on_threads(case, targets, options)
     out: dict[str, DVH] = {}
     for t, dvh in zip(targets, dvhs):

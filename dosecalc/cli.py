@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 from . import __version__, commands
-from .errors import DoseCalcError
+from .errors import DoseCalcError, DoseCalcWarning
 from .textsafe import one_line
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
@@ -59,13 +60,14 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     debug = getattr(args, "debug", False)
     if not debug:
-        import warnings
-
         def warning_line(message, category=None, filename=None, lineno=None, file=None, line=None):
             # a physicist reads "warning: <what>", not a source file and line of dosecalc
             sys.stderr.write(f"dosecalc {args.command}: warning: {' '.join(str(message).split())}\n")
 
         warnings.showwarning = warning_line
+    # Commands print the notes themselves (loader notes, coverage); the Python warnings
+    # that carry them for scripts would repeat them on stderr.
+    warnings.simplefilter("ignore", DoseCalcWarning)
     try:
         return int(args._run(args) or 0)
     except DoseCalcError as exc:

@@ -95,6 +95,11 @@ def parse_expression(case, expression: str):
     def leaf(name):
         s = _lookup(case, name)
         if s is None:
+            try:
+                case.structures[name]
+            except StructureNotFoundError as exc:
+                if "several ROIs" in str(exc):
+                    raise  # an ambiguous name: say so and how to pick one, not "no structure"
             raise StructureNotFoundError(f"no structure named {name!r} (in expression {expression!r}); "
                                          f"structures: {names}")
         return s

@@ -66,7 +66,7 @@ from typing import Iterable
 
 import numpy as np
 
-from .errors import MetricSpecError, ParameterError
+from .errors import DoseCalcWarning, MetricSpecError, ParameterError
 from .kernels.dvh import new_stats_state, stable_argsort, stats_accumulate, stats_result, weighted_histogram
 from .metrics import MetricSpec, metric_label, parse_metric, quantity_matches
 from .serialise import jsonable
@@ -87,6 +87,11 @@ _OUTSIDE_TOL_CC = 1e-6
 
 class DVHWarning(UserWarning):
     """A metric came out NaN (with the reason in the message)."""
+
+
+class CoverageWarning(DVHWarning, DoseCalcWarning):
+    """Part of a structure lies outside the dose grid: its metrics describe the covered
+    part only (``DVH.outside_cc``, ``DVH.coverage_warning``)."""
 
 
 @dataclass(frozen=True)

@@ -85,3 +85,13 @@ class ProtocolError(DoseCalcError):
 
 class OutputError(DoseCalcError):
     """An output that cannot be written (would overwrite an input, unwritable folder...)."""
+
+
+class DoseCalcWarning(UserWarning):
+    """Base of dosecalc's warnings: what the command line prints as notes, raised as Python
+    warnings for scripts and notebooks (the CLI silences them and prints its notes)."""
+
+
+class LoadWarning(DoseCalcWarning):
+    """A note of :func:`dosecalc.load` (also kept in ``case.notes``): a reading that was
+    chosen, a file that was skipped, an attribute that disagreed with another."""

@@ -19,8 +19,11 @@ from __future__ import annotations
 import os
 import signal
 import time
+import warnings
 from collections import deque
 from multiprocessing.connection import wait
+
+from ..errors import DoseCalcWarning
 
 #: Seconds a worker gets to leave after being asked before it is killed.
 _STOP_GRACE_S = 2.0
@@ -56,6 +59,8 @@ def _worker_main(conn, numba_threads: int, parent_pid: int) -> None:
     _die_with_parent()
     if os.getppid() != parent_pid:  # the parent died before PDEATHSIG was set
         return
+    # each plan's notes are in its report; warnings from workers would only clutter stderr
+    warnings.simplefilter("ignore", DoseCalcWarning)
     try:
         import numba
 

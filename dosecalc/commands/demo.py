@@ -48,6 +48,9 @@ def run(args) -> int:
     t_start = time.perf_counter()
     temporary = args.out is None
     out = Path(tempfile.mkdtemp(prefix="dosecalc-demo-")) if temporary else args.out.expanduser()
+    if temporary:
+        # the files are deleted at the end: never print a path that will not exist
+        stream = _Masked(stream, str(out), "<temporary folder>")
     failures: list[str] = []
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -88,7 +91,8 @@ def run(args) -> int:
 
     _header(stream, "total")
     stream.write(f"total time {time.perf_counter() - t_start:.2f} s"
-                 + ("" if temporary else f"; outputs in {out.resolve()}") + "\n")
+                 + ("; the temporary folder is deleted (--out DIR keeps the files)" if temporary
+                    else f"; outputs in {out.resolve()}") + "\n")
     if failures:
         stream.write(f"{len(failures)} demo section(s) failed: {', '.join(failures)}\n")
         return 1
@@ -107,3 +111,19 @@ def _summary(case, case_dir: Path, stream, t_write: float, t_load: float) -> Non
         stream.write(f"dose grid {nx} x {ny} x {nz} voxels of "
                      f"{' x '.join(f'{s:g}' for s in dose.spacing_mm)} mm, max {dose.max_gy:.2f} Gy\n")
     stream.write(f"{len(names)} structures: {', '.join(names)}\n")
+
+
+class _Masked:
+    """A text stream that writes ``placeholder`` instead of ``path``."""
+
+    def __init__(self, stream, path: str, placeholder: str) -> None:
+        self._stream, self._path, self._placeholder = stream, path, placeholder
+
+    def write(self, text: str) -> int:
+        return self._stream.write(text.replace(self._path, self._placeholder))
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return bool(getattr(self._stream, "isatty", lambda: False)())

@@ -10,10 +10,11 @@ reference.  Inputs are only read.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
-from ..errors import FrameOfReferenceError, ParameterError
+from ..errors import FrameOfReferenceError, LoadWarning, ParameterError
 from ..dose_reading import cross_check, parse_dose_is, plausibility
 from ..model import CaseData, FileRecord, Plan, StructureSet
 from ..summation import SUMMATION_TYPES
@@ -132,6 +133,10 @@ def load(*paths, plan: str | None = None, prescription_gy: float | None = None,
     patient_ids = sorted({h.patient_id for h in (*sel.doses, sel.struct, sel.plan) if h is not None and h.patient_id})
     if len(patient_ids) > 1:
         notes.append(f"the selected files name several PatientIDs: {patient_ids}")
+    if notes:
+        # the CLI prints case.notes; a script or notebook gets each as a warning too
+        for n in notes:
+            warnings.warn(n, LoadWarning, stacklevel=2)
     return CaseData(dose=dose, structures=structures, plan=plan_obj, ct=ct, files=tuple(files),
                 notes=tuple(notes), frame_of_reference_uid=for_uid,
                 patient_id=patient_ids[0] if patient_ids else None)
