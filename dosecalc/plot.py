@@ -147,6 +147,7 @@ def _draw_limits(ax: Any, limits: list[dict], dvhs: Mapping[str, DVH], colours: 
                  relative: bool, log_volume: bool) -> int:
     drawn = 0
     floor = LOG_FLOOR if log_volume else 0.0
+    stacked: dict[tuple[float, float], int] = {}  # labels of markers at one point stack upwards
     for lim in limits:
         dvh = dvhs.get(lim["structure"])
         if dvh is None:
@@ -170,7 +171,9 @@ def _draw_limits(ax: Any, limits: list[dict], dvhs: Mapping[str, DVH], colours: 
         vol = max(vol, floor) if log_volume else vol
         ax.plot([dose], [vol], marker="D", ms=7, color=fill, markeredgecolor=edge, markeredgewidth=1.5,
                 linestyle="none", zorder=5)
-        ax.annotate(lim["text"], (dose, vol), xytext=(5, 4), textcoords="offset points", fontsize=7,
+        k = stacked.get((dose, vol), 0)
+        stacked[(dose, vol)] = k + 1
+        ax.annotate(lim["text"], (dose, vol), xytext=(5, 4 + 9 * k), textcoords="offset points", fontsize=7,
                     color="#222222", zorder=6)
         drawn += 1
     return drawn
