@@ -528,6 +528,28 @@ class DVH:
 
         Returns NaN (and issues a :class:`DVHWarning` with the reason) when the metric has
         no value; see the module docstring for every definition.
+
+        Parameters
+        ----------
+        spec : str or MetricSpec
+            TG-263 metric with its output unit: ``"D95%[Gy]"``, ``"D0.03cc[Gy]"``,
+            ``"V20Gy[%]"``, ``"CV15Gy[cc]"``, ``"Mean[Gy]"``, ``"Volume[cc]"``.
+
+        Returns
+        -------
+        float
+            In the spec's unit (Gy, cGy, cc, % or the DVH's converted quantity).
+
+        Examples
+        --------
+        Ten 1 cc samples at 0.5, 1.5, ..., 9.5 Gy: a dose spread evenly over 0-10 Gy.
+
+        >>> import numpy as np
+        >>> d = DVH.from_samples(np.arange(10) + 0.5, np.ones(10), name="PTV")
+        >>> d.metric("Mean[Gy]"), d.metric("V5Gy[cc]"), d.metric("D50%[Gy]")
+        (5.0, 5.0, 5.0)
+        >>> d.metric("CV2Gy[%]")
+        20.0
         """
         r = self.evaluate(spec)
         if math.isnan(r.value):
