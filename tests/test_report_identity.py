@@ -108,7 +108,7 @@ confidence = "secondary"
 
 def test_cli_json_keeps_old_keys_and_adds_identity(synthetic_case_dir, capsys):
     rc = main(["check", str(synthetic_case_dir), "--protocol", "hcc-oligoprogression", "--format", "json"])
-    assert rc in (0, 1)
+    assert rc in (0, 1, 3)  # pass/acceptable, fail, incomplete
     d = json.loads(capsys.readouterr().out)
     assert {"protocol", "fractions", "verdict", "structures", "constraints", "identity"} <= set(d)
 
