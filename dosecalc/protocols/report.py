@@ -445,10 +445,10 @@ table.markers{font-size:11px;margin-top:4px} .plot{width:580px}
 @page{size:A4;margin:11mm}
 @media print{
  body{margin:0;max-width:none;font-size:10px} h1{font-size:15px} h2{font-size:12px;margin:10px 0 4px}
- table{font-size:9px} th,td{padding:2px 4px} .banner{font-size:14px;padding:4px 10px;margin:6px 0}
- .plots{gap:6px} .plot{width:48%} .plot svg{width:100%;height:auto} table.markers{font-size:8.5px}
+ table{font-size:8.5px;line-height:1.15} th,td{padding:1px 3px} .banner{font-size:14px;padding:4px 10px;margin:6px 0}
+ .plots{gap:6px} .plot{width:48%} .plot svg{width:100%;height:auto;max-height:190px} table.markers{font-size:7.5px}
  .meta{font-size:9.5px;line-height:1.3} .small,ul.small{font-size:7.5px}
- table.constraints{font-size:8px} table.constraints td.src{width:30%} table.constraints td.small{font-size:7.5px;width:20%}
+ table.constraints{font-size:7.5px} table.constraints td.src{width:30%} table.constraints td.small{font-size:7.5px;width:20%}
  table.constraints td:nth-child(7){width:12%;font-size:7.5px} table.ident{font-size:9px} table.ident td{font-size:8.5px}
  .conf{font-size:7px;padding:0 2px} .chip{min-width:0;font-size:8px;padding:1px 4px}
  tr,.plot,.signoff{page-break-inside:avoid} h2{page-break-after:avoid}
