@@ -318,7 +318,7 @@ def compare_report(comparison, settings: dict) -> dict:
     return out
 
 
-def format_compare_table(rep: dict) -> str:
+def format_plans_table(rep: dict) -> str:
     """Aligned text: one row per structure x metric with A, B, B - A and %."""
     headers = ["Structure", "Metric", "A", "B", "B - A", "(B-A)/A %"]
     rows = [[r["structure"], r["label"], _fmt(r["a"]), _fmt(r["b"]), _fmt(r["difference"]),
@@ -330,7 +330,7 @@ def format_compare_table(rep: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def format_compare_csv(rep: dict) -> str:
+def format_plans_csv(rep: dict) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     cols = ["structure", "metric", "label", "unit", "a", "b", "difference", "relative_pct"]
@@ -369,9 +369,9 @@ def _run_compare(args, specs, mask_options) -> int:
     if args.format == "json":
         text = json.dumps(rep, indent=2, allow_nan=False) + "\n"
     elif args.format == "csv":
-        text = format_compare_csv(rep)
+        text = format_plans_csv(rep)
     else:
-        text = format_compare_table(rep)
+        text = format_plans_table(rep)
     inputs = [f.path for c in cases for f in c.files]
     if args.curves:
         step = _check_curve_step(args.curve_step)
