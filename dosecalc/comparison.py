@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from ._pandas import pandas_module
 from .dvh import DEFAULT_BIN_GY, DVH
 from .errors import ParameterError
+from .plot import plot_comparison
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas
@@ -148,8 +150,6 @@ class Comparison:
     def to_dataframe(self) -> "pandas.DataFrame":
         """One row per structure x metric: ``structure, metric, label, unit, a, b,
         difference, relative_pct`` (needs pandas)."""
-        from ._pandas import pandas_module
-
         pd = pandas_module("Comparison.to_dataframe()")
         return pd.DataFrame([{"structure": r.structure, "metric": r.spec, "label": r.label, "unit": r.unit,
                               "a": r.a, "b": r.b, "difference": r.difference,
@@ -157,8 +157,6 @@ class Comparison:
 
     def plot(self, structure: str | None = None, ax: Any = None, **options: Any) -> Any:
         """Both curves overlaid (see :func:`dosecalc.plot.plot_comparison`)."""
-        from .plot import plot_comparison
-
         return plot_comparison(self, structure=structure, ax=ax, **options)
 
     def __repr__(self) -> str:

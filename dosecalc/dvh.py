@@ -62,14 +62,18 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable, Literal
 
 import numpy as np
 
+from ._pandas import pandas_module
 from .errors import DoseCalcWarning, MetricSpecError, ParameterError
 from .kernels.dvh import new_stats_state, stable_argsort, stats_accumulate, stats_result, weighted_histogram
 from .metrics import MetricSpec, metric_label, parse_metric, quantity_matches
 from .serialise import jsonable
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas
 
 #: Above this many samples ``mode="auto"`` histograms instead of sorting: a sort is
 #: O(N log N) and dominated the DVHs of large organs, the histogram is O(N), and with
@@ -678,15 +682,7 @@ class DVH:
         >>> list(df.columns), float(df.volume_cc.iloc[0])
         (['dose_gy', 'volume_cc', 'volume_pct'], 10.0)
         """
-        from .tables import dvh_curve_frame
-
         return dvh_curve_frame(self, kind=kind, step_gy=step_gy)  # type: ignore[arg-type]
-
-    def plot(self, ax=None, **options):
-        """Plot this DVH with matplotlib; options as :func:`dosecalc.plot.plot_dvh`."""
-        from .plot import plot_dvh
-
-        return plot_dvh(self, ax=ax, **options)
 
     def to_dict(self, metrics: Iterable[str] = (), curve_step_gy: float | None = None) -> dict:
         """A JSON-ready summary (NaN becomes None).
@@ -731,3 +727,41 @@ class DVH:
             dose, vol = self.cumulative(curve_step_gy * np.arange(n, dtype=np.float64))
             out["cumulative"] = {"dose_gy": dose.tolist(), "volume_cc": vol.tolist()}
         return out
+
+
+def dvh_curve_frame(dvh: DVH, kind: Literal["cumulative", "differential"] = "cumulative",
+                    step_gy: float = DEFAULT_BIN_GY) -> "pandas.DataFrame":
+    """The DVH curve as a table: ``dose_gy``, ``volume_cc``, ``volume_pct``.
+
+    Parameters
+    ----------
+    dvh : DVH
+    kind : {"cumulative", "differential"}
+        Cumulative: volume receiving at least ``dose_gy``, every ``step_gy`` from 0 to
+        just above Max.  Differential: volume whose dose lies in the bin centred on
+        ``dose_gy`` (width ``step_gy``).
+    step_gy : float
+        Dose step, Gy (> 0).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``volume_pct`` is % of the covered volume; ``attrs`` hold name, quantity and
+        ``covered_cc``.  For a converted DVH ``dose_gy`` is in its quantity (EQD2 Gy...).
+    """
+    pd = pandas_module("DVH.to_dataframe()")
+    if not (isinstance(step_gy, (int, float)) and math.isfinite(step_gy) and step_gy > 0):
+        raise ParameterError(f"step_gy must be > 0 Gy, got {step_gy!r}")
+    if kind == "cumulative":
+        hi = dvh.max_gy if math.isfinite(dvh.max_gy) else 0.0
+        n = int(math.floor(max(hi, 0.0) / step_gy + 1e-9)) + 2
+        dose, vol = dvh.cumulative(step_gy * np.arange(n, dtype=np.float64))
+    elif kind == "differential":
+        dose, vol = dvh.differential(bin_gy=step_gy)
+    else:
+        raise ParameterError(f"kind must be 'cumulative' or 'differential', got {kind!r}")
+    pct = 100.0 * vol / dvh.covered_cc if dvh.covered_cc > 0 else np.full_like(vol, np.nan)
+    df = pd.DataFrame({"dose_gy": dose, "volume_cc": vol, "volume_pct": pct})
+    df.attrs.update({"structure": dvh.name, "quantity": dvh.quantity, "kind": kind,
+                     "covered_cc": dvh.covered_cc, "volume_cc": dvh.volume_cc})
+    return df

@@ -37,6 +37,7 @@ from typing import Any, Literal, Sequence, Union
 import numpy as np
 
 from .errors import FrameOfReferenceError, ParameterError
+from .kernels.interp import trilinear_lattice
 from .model import DoseGrid
 
 #: One plan given to :func:`sum_plans`: a grid, a loaded case, or ``(grid or case, fractions)``.
@@ -112,8 +113,6 @@ def _check_frames(terms: Sequence[_Term], ref: DoseGrid) -> None:
 def _on_reference(t: _Term, i: int, ref: DoseGrid, outside: str) -> tuple[np.ndarray, bool, float]:
     """The plan's dose (times its factor) on the reference lattice, whether it was
     resampled, and the uncovered volume in cc."""
-    from .kernels.interp import trilinear_lattice
-
     g = t.grid
     if g.same_geometry(ref, tol_mm=1e-6):
         return g.values_gy * t.factor, False, 0.0

@@ -28,6 +28,7 @@ import numpy as np
 
 from .dvh import DEFAULT_BIN_GY, DVH
 from .errors import ParameterError
+from .metrics import parse_metric
 
 #: Structure colours: none of them reads as a verdict.
 NEUTRAL_PALETTE: tuple[str, ...] = ("#1f77b4", "#9467bd", "#17becf", "#8c564b", "#7f7f7f", "#e377c2",
@@ -85,8 +86,6 @@ def limit_point(metric: str, limit: float, covered_cc: float, prescription_gy: f
     >>> limit_point("CV15Gy[cc]", 700.0, 1500.0, None, relative=False)
     (15.0, 800.0)
     """
-    from .metrics import parse_metric
-
     s = parse_metric(metric)
     if covered_cc <= 0 or not math.isfinite(limit):
         return None
@@ -152,8 +151,6 @@ def _draw_limits(ax: Any, limits: list[dict], dvhs: Mapping[str, DVH], colours: 
         dvh = dvhs.get(lim["structure"])
         if dvh is None:
             continue
-        from .metrics import parse_metric
-
         kind = parse_metric(lim["metric"]).kind
         fill = VERDICT_COLOUR.get(lim.get("verdict") or "", "#444444")
         edge = colours.get(lim["structure"], "#444444")

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, Iterable, Literal, Mapping, Sequence
 import numpy as np
 
 from ._pandas import pandas_module
-from .dvh import DEFAULT_BIN_GY, DVH
+from .analysis import case_dvhs
+from .dvh import DEFAULT_BIN_GY, DVH, dvh_curve_frame  # noqa: F401  (dvh_curve_frame: its old home)
 from .errors import ParameterError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -23,44 +24,6 @@ if TYPE_CHECKING:  # pragma: no cover
 #: Metrics of ``case.dvh_table()`` when none are given (the ``dosecalc dvh`` defaults).
 DEFAULT_METRICS: tuple[str, ...] = ("Volume[cc]", "Min[Gy]", "Max[Gy]", "Mean[Gy]", "D99%[Gy]",
                                     "D95%[Gy]", "D50%[Gy]", "D5%[Gy]", "D1%[Gy]", "D0.03cc[Gy]")
-
-
-def dvh_curve_frame(dvh: DVH, kind: Literal["cumulative", "differential"] = "cumulative",
-                    step_gy: float = DEFAULT_BIN_GY) -> "pandas.DataFrame":
-    """The DVH curve as a table: ``dose_gy``, ``volume_cc``, ``volume_pct``.
-
-    Parameters
-    ----------
-    dvh : DVH
-    kind : {"cumulative", "differential"}
-        Cumulative: volume receiving at least ``dose_gy``, every ``step_gy`` from 0 to
-        just above Max.  Differential: volume whose dose lies in the bin centred on
-        ``dose_gy`` (width ``step_gy``).
-    step_gy : float
-        Dose step, Gy (> 0).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``volume_pct`` is % of the covered volume; ``attrs`` hold name, quantity and
-        ``covered_cc``.  For a converted DVH ``dose_gy`` is in its quantity (EQD2 Gy...).
-    """
-    pd = pandas_module("DVH.to_dataframe()")
-    if not (isinstance(step_gy, (int, float)) and math.isfinite(step_gy) and step_gy > 0):
-        raise ParameterError(f"step_gy must be > 0 Gy, got {step_gy!r}")
-    if kind == "cumulative":
-        hi = dvh.max_gy if math.isfinite(dvh.max_gy) else 0.0
-        n = int(math.floor(max(hi, 0.0) / step_gy + 1e-9)) + 2
-        dose, vol = dvh.cumulative(step_gy * np.arange(n, dtype=np.float64))
-    elif kind == "differential":
-        dose, vol = dvh.differential(bin_gy=step_gy)
-    else:
-        raise ParameterError(f"kind must be 'cumulative' or 'differential', got {kind!r}")
-    pct = 100.0 * vol / dvh.covered_cc if dvh.covered_cc > 0 else np.full_like(vol, np.nan)
-    df = pd.DataFrame({"dose_gy": dose, "volume_cc": vol, "volume_pct": pct})
-    df.attrs.update({"structure": dvh.name, "quantity": dvh.quantity, "kind": kind,
-                     "covered_cc": dvh.covered_cc, "volume_cc": dvh.volume_cc})
-    return df
 
 
 def dvh_metric_rows(dvhs: Mapping[str, DVH], metrics: Sequence[str]) -> list[dict]:
@@ -79,8 +42,6 @@ def dvh_metric_rows(dvhs: Mapping[str, DVH], metrics: Sequence[str]) -> list[dic
 def case_dvh_table(case: Any, metrics: Iterable[str] | None = None, structures: Iterable[str | int] | None = None,
                    **options: Any) -> "pandas.DataFrame":
     """One row per structure, one column per metric (see :meth:`Case.dvh_table`)."""
-    from .analysis import case_dvhs
-
     pd = pandas_module("case.dvh_table()")
     specs = list(DEFAULT_METRICS if metrics is None else metrics)
     dvhs = case_dvhs(case, None if structures is None else list(structures), **options)

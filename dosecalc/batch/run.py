@@ -8,12 +8,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator
 
+from ..display import batch_html, batch_repr
 from ..dose_reading import parse_dose_is
 from ..errors import OutputError, ParameterError
 from ..io.walk import display_path
 from ..net import is_url
 from ..net.dicomweb import fetch_cohort
 from ..protocols.schema import load_protocol
+from ..tables import batch_wide_frame
 from .discover import find_plans
 from .evaluate import evaluate_plan, failed
 from .fingerprint import (
@@ -65,13 +67,9 @@ class BatchRun:
         return self.results
 
     def __repr__(self) -> str:
-        from ..display import batch_repr
-
         return batch_repr(self)
 
     def _repr_html_(self) -> str:
-        from ..display import batch_html
-
         return batch_html(self)
 
     def to_dataframe(self, wide: bool = False):
@@ -91,8 +89,6 @@ class BatchRun:
             raise ParameterError("to_dataframe() needs pandas: pip install pandas") from exc
         self.run()
         if wide:
-            from ..tables import batch_wide_frame
-
             return batch_wide_frame(self.results)
         rows = constraint_rows(self.results)
         rows += [summary_row(r) for r in self.results if not r.report]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import sys
 
 from ..errors import ParameterError, StructureNotFoundError

@@ -16,11 +16,16 @@ import json
 import math
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from ..textsafe import csv_cell, escape_control
-from .results import ACCEPTABLE, FAIL, NOT_EVALUABLE, PASS, Report
+from ..verdict import Verdict
 from .identity import CSV_IDENTITY_FIELDS, csv_identity, identity_lines
 
+if TYPE_CHECKING:  # results.Report calls this module (Report.to_html ...): no import back
+    from .results import Report
+
+PASS, ACCEPTABLE, FAIL, NOT_EVALUABLE = Verdict.PASS, Verdict.ACCEPTABLE, Verdict.FAIL, Verdict.NOT_EVALUABLE
 CONF_TAG = {"primary": "P", "secondary": "S", "unconfirmed": "R"}
 _ANSI = {PASS: "32", ACCEPTABLE: "33", FAIL: "31;1", NOT_EVALUABLE: "35", "incomplete": "35"}
 _HTML_COLOUR = {PASS: "#1a7f37", ACCEPTABLE: "#b58100", FAIL: "#c62828", NOT_EVALUABLE: "#6a4c93",
