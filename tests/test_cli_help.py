@@ -3,7 +3,8 @@ strings: a literal ``%`` in a metric name once crashed ``dosecalc dvh --help``).
 
 import pytest
 
-from dosecalc.cli import command_modules, main
+from dosecalc.cli import main
+from dosecalc.commands import command_modules
 
 COMMANDS = [m.NAME for m in command_modules()]
 
