@@ -24,7 +24,7 @@ from typing import Iterable
 import numba
 import numpy as np
 
-from .derived import case_structure, derived_mask
+from .derived import case_structure, derived_mask, roi_key
 from .dvh import DEFAULT_BIN_GY, DVH, CoverageWarning, DVHWarning
 from .errors import ContourError, ParameterError
 from .kernels.threads import worker_count
@@ -269,7 +269,7 @@ def _extremes(case, target, grid, mask, chunks):
     return (lo, hi), how
 
 
-def case_dvhs(case: CaseData, names: Iterable | None = None, **options) -> dict[str, DVH]:
+def case_dvhs(case: CaseData, names: "Iterable[str | int] | str | int | None" = None, **options) -> dict[str, DVH]:
     """DVHs of several structures, keyed by structure name (or expression).
 
     Parameters
@@ -308,7 +308,7 @@ def case_dvhs(case: CaseData, names: Iterable | None = None, **options) -> dict[
     for t, dvh in zip(targets, dvhs):
         key = dvh.name
         if isinstance(t, Structure) and counts.get(t.name, 0) > 1:
-            key = f"{t.name} (ROI {t.number})"
+            key = roi_key(t)
         out[key] = dvh
     return out
 

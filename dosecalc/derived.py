@@ -20,12 +20,13 @@ voxels first): ``"Liver - GTV"`` is an organ-sized structure and keeps the dose 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from .errors import ParameterError, StructureNotFoundError
-from .expressions import SYMBOL, ExpressionSyntaxError, parse
+from .expressions import SYMBOL, ExpressionSyntaxError, is_expression, parse
 from .mask_options import MaskOptions
 from .masks import (
     AUTO_MAX_CELLS,
@@ -70,12 +71,61 @@ class DerivedStructure:
         return all(s.has_volume for s in self.operands)
 
 
-def _lookup(case, key):
+#: The key :func:`dosecalc.analysis.case_dvhs` gives an ROI whose name other ROIs share.
+_ROI_KEY = re.compile(r"(.*\S)\s*\(ROI\s+(\d+)\)", re.IGNORECASE)
+
+
+def roi_key(structure: Structure) -> str:
+    """``"Name (ROI n)"``: the key of an ROI whose name is shared (see :func:`_lookup`)."""
+    return f"{structure.name} (ROI {structure.number})"
+
+
+def _by_number(structures, number: int) -> Structure | None:
+    return next((s for s in structures if s.number == number), None)
+
+
+def _lookup(case, key) -> Structure | None:
+    """The ROI ``key`` names, or None.  In order: its name (exact, then case-insensitive;
+    an ROI literally named ``"37"`` or ``"Frame (ROI 2)"`` wins), the key
+    ``"Name (ROI n)"`` that ``case.dvhs()`` gives ROIs sharing a name (the number picks
+    the ROI, the name must agree), an ROI number given as text (``"37"``)."""
     structures = case.structures
     try:
         return structures[key]
     except StructureNotFoundError:
+        if not isinstance(key, str):
+            raise
+    text = key.strip()
+    m = _ROI_KEY.fullmatch(text)
+    if m:
+        s = _by_number(structures, int(m.group(2)))
+        if s is not None and s.name.strip().casefold() == m.group(1).strip().casefold():
+            return s
         return None
+    if text.isdigit():
+        return _by_number(structures, int(text))
+    return None
+
+
+def _explain_key(case, text: str) -> None:
+    """Raise a clear error for a ``"Name (ROI n)"`` key whose number and name disagree
+    (rather than the parser's complaint about its parenthesis)."""
+    m = _ROI_KEY.fullmatch(text)
+    if m is None or is_expression(m.group(1)):
+        return
+    s = _by_number(case.structures, int(m.group(2)))
+    what = f"no ROI number {m.group(2)}" if s is None else f"ROI {s.number} is named {s.name!r}"
+    raise StructureNotFoundError(f"no structure {text!r}: {what}; structures: {_known_names(case)}")
+
+
+def _known_names(case) -> list[str]:
+    """Names the tokeniser matches whole: every ROI name and the ``"Name (ROI n)"`` key of
+    every ROI whose name is shared (so such a key can stand in an expression)."""
+    names = list(case.structures.names)
+    counts: dict[str, int] = {}
+    for n in names:
+        counts[n] = counts.get(n, 0) + 1
+    return names + [roi_key(s) for s in case.structures if counts[s.name] > 1]
 
 
 def parse_expression(case, expression: str):
@@ -89,7 +139,7 @@ def parse_expression(case, expression: str):
     """
     if not isinstance(expression, str):
         raise StructureNotFoundError(f"structure expression must be text, got {type(expression).__name__}")
-    names = list(case.structures.names)
+    names = _known_names(case)
     shown = expression if len(expression) <= 200 else expression[:200] + "..."
 
     def leaf(name):
@@ -112,10 +162,22 @@ def parse_expression(case, expression: str):
             "(operators -, |, +, & need spaces around them)") from None
 
 
-def _render(tree) -> str:
+def _render(tree, shared: frozenset[str] = frozenset()) -> str:
+    """The normalised expression; an ROI whose name is ``shared`` with another is written
+    as its key ``"Name (ROI n)"``, so that the text (which keys the mask cache) names
+    one ROI only."""
     if tree[0] == "roi":
-        return tree[1].name
-    return f"({_render(tree[1])} {SYMBOL[tree[0]]} {_render(tree[2])})"
+        s = tree[1]
+        return roi_key(s) if s.name in shared else s.name
+    return f"({_render(tree[1], shared)} {SYMBOL[tree[0]]} {_render(tree[2], shared)})"
+
+
+def _shared_names(case) -> frozenset[str]:
+    seen: set[str] = set()
+    shared: set[str] = set()
+    for n in case.structures.names:
+        (shared if n in seen else seen).add(n)
+    return frozenset(shared)
 
 
 def _operands(tree, acc):
@@ -143,10 +205,14 @@ def case_structure(case, expression):
     s = _lookup(case, expression.strip())
     if s is not None:
         return s
-    tree = parse_expression(case, expression)
+    try:
+        tree = parse_expression(case, expression)
+    except StructureNotFoundError:
+        _explain_key(case, expression.strip())
+        raise
     if tree[0] == "roi":
         return tree[1]
-    return DerivedStructure(name=expression, expression=_render(tree), operands=tuple(_operands(tree, [])),
+    return DerivedStructure(name=expression, expression=_render(tree, _shared_names(case)), operands=tuple(_operands(tree, [])),
                             tree=tree)
 
 

@@ -423,7 +423,8 @@ class StructureSet:
         if len(exact) > 1:
             raise StructureNotFoundError(
                 f"structure name {key!r} is used by several ROIs (numbers "
-                f"{[s.number for s in exact]}); use the ROI number")
+                f"{[s.number for s in exact]}); use the ROI number or the key "
+                f"'{key} (ROI n)'")
         folded = [s for s in self.structures if s.name.casefold() == key.casefold()]
         if len(folded) == 1:
             return folded[0]

@@ -39,11 +39,14 @@ def dvh_metric_rows(dvhs: Mapping[str, DVH], metrics: Sequence[str]) -> list[dic
     return rows
 
 
-def case_dvh_table(case: Any, metrics: Iterable[str] | None = None, structures: Iterable[str | int] | None = None,
+def case_dvh_table(case: Any, metrics: Iterable[str] | str | None = None,
+                   structures: Iterable[str | int] | str | int | None = None,
                    **options: Any) -> "pandas.DataFrame":
     """One row per structure, one column per metric (see :meth:`Case.dvh_table`)."""
     pd = pandas_module("case.dvh_table()")
-    specs = list(DEFAULT_METRICS if metrics is None else metrics)
+    specs = list(DEFAULT_METRICS if metrics is None else [metrics] if isinstance(metrics, str) else metrics)
+    if isinstance(structures, (str, int)):
+        structures = [structures]   # one name, never its characters
     dvhs = case_dvhs(case, None if structures is None else list(structures), **options)
     df = pd.DataFrame(dvh_metric_rows(dvhs, specs))
     if len(df):

@@ -15,7 +15,8 @@ import dosecalc
 from dosecalc.batch import batch as batch_fn
 import dosecalc.case
 
-ENTRY_POINTS = [dosecalc.case.load, dosecalc.case.Case.dvh, dosecalc.case.Case.eqd2, batch_fn]
+ENTRY_POINTS = [dosecalc.case.load, dosecalc.case.Case.dvh, dosecalc.case.Case.eqd2, dosecalc.case.Case.mask,
+                dosecalc.case.Case.dvh_table, batch_fn]
 
 
 @pytest.fixture(scope="module")
