@@ -106,7 +106,7 @@ def _masks(case: CaseData, name, g: DoseGrid, opts: MaskOptions, dense: bool):
             raise ContourError(f"structure {target.name!r} has no closed planar contours, so no volume "
                                f"and no DVH (only points or open contours)",
                                path=case.structures.source_path)
-        ident = ("roi", target.number, target.name)
+        ident: tuple[str, ...] | tuple[str, int, str] = ("roi", target.number, target.name)
     else:
         ident = ("expr", target.expression)
     key = (ident, g.shape, g.origin_mm, g.spacing_mm, opts.key())
@@ -201,6 +201,7 @@ def case_dvh(case: CaseData, name, *, dose: DoseGrid | None = None, prescription
                          quantity=grid.quantity,
                          settings={"structure": _display_name(target), "dose_file": grid.source_path,
                                    "dose_quantity": grid.quantity})
+    assert packed is not None  # set whenever the structure has volume (why == "")
     mask = packed.mask  # the mask's metadata (its fraction array is empty)
     if grid.dose_type == "EFFECTIVE" and grid.model and mask.index_offset is None:
         # On a sub-voxel lattice, convert the interpolated physical dose rather than
@@ -357,7 +358,7 @@ def _dvhs_on_threads(case: CaseData, targets: list, options: dict) -> list[DVH]:
         return case_dvh(case, t, **options)
 
     results: list = [None] * len(targets)
-    errors: list = [None] * len(targets)
+    errors: list[Exception | None] = [None] * len(targets)
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dosecalc-dvh") as pool:
         futures = {i: pool.submit(one, t) for i, t in enumerate(targets) if small[i]}
         # the large ones one after the other on this thread meanwhile
@@ -372,7 +373,7 @@ def _dvhs_on_threads(case: CaseData, targets: list, options: dict) -> list[DVH]:
                 results[i] = f.result()
             except Exception as exc:
                 errors[i] = exc
-    for exc in errors:
-        if exc is not None:
-            raise exc
+    for failure in errors:
+        if failure is not None:
+            raise failure
     return results

@@ -37,6 +37,7 @@ import math
 import numbers
 import warnings
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -233,7 +234,7 @@ def _source_scale(grid: DoseGrid, n: int) -> tuple[float, str]:
             warnings.warn("dose grid is a MULTI_PLAN sum: converted as one course of "
                           f"{n} equal fractions; convert each plan and use sum_courses() "
                           "when their fractionations differ", RadiobiologyWarning, stacklevel=4)
-        return how.total_factor(n), f"source DoseSummationType {st} (course total)"
+        return 1.0, f"source DoseSummationType {st} (course total)"  # a total: factor 1
     raise ParameterError(
         f"dose grid DoseSummationType is {grid.summation_type!r}; BED/EQD2 needs the course "
         "total (PLAN) or the dose of one fraction (FRACTION): LQ is not additive over "
@@ -572,7 +573,7 @@ def sum_courses(courses, alpha_beta, reference: DoseGrid | None = None, model="l
     courses = list(courses)
     if not courses:
         raise ParameterError("courses is empty; give at least one (DoseGrid, fractions)")
-    converted = []
+    converted: list[tuple[DoseGrid, int | None]] = []
     for i, c in enumerate(courses, start=1):
         if isinstance(c, DoseGrid):
             if c.dose_type != "EFFECTIVE":
@@ -693,7 +694,7 @@ def converted_samples(mask, converted: DoseGrid, source: DoseGrid | None,
         def sampler(g):
             return mask_samples(mask, g)
 
-    m = converted.model or {}
+    m: Mapping[str, Any] = converted.model or {}
     usable = (
         mask.index_offset is None
         and source is not None

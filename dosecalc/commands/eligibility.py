@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 from ..errors import ParameterError
 
@@ -57,7 +58,7 @@ def run(args) -> int:
     protocol = load_protocol(args.protocol)
     labs = load_labs(args.labs)
     verdict, rows = check_eligibility(protocol, labs)
-    extra = {}
+    extra: dict[str, Any] = {}
     try:
         extra["child_pugh"] = child_pugh_from_labs(labs).label
     except ParameterError:
@@ -84,7 +85,7 @@ def run(args) -> int:
             out.append(f"Child-Pugh {extra['child_pugh']}")
         if "albi" in extra:
             out.append(f"ALBI {extra['albi']['score']:.2f}, grade {extra['albi']['grade']} ({ALBI_SOURCE})")
-        counts = {}
+        counts: dict[str, int] = {}
         for r in rows:
             counts[r.verdict] = counts.get(r.verdict, 0) + 1
         out.append("Criteria   " + ", ".join(f"{n} {v}" for v, n in counts.items()))

@@ -121,12 +121,13 @@ def _umask() -> int:
 
 
 def _output_error(exc: OSError, path) -> OutputError:
-    why = {errno.ENOSPC: "no space left on the device",
-           errno.EFBIG: "file too large (the file-size limit was reached)",
-           errno.EDQUOT: "disk quota exceeded",
-           errno.EROFS: "read-only file system",
-           errno.EACCES: "permission denied",
-           errno.EPERM: "operation not permitted"}.get(exc.errno, exc.strerror or str(exc))
+    known = {errno.ENOSPC: "no space left on the device",
+             errno.EFBIG: "file too large (the file-size limit was reached)",
+             errno.EDQUOT: "disk quota exceeded",
+             errno.EROFS: "read-only file system",
+             errno.EACCES: "permission denied",
+             errno.EPERM: "operation not permitted"}
+    why = (known.get(exc.errno) if exc.errno is not None else None) or exc.strerror or str(exc)
     return OutputError(f"cannot be written: {why}", path=path)
 
 

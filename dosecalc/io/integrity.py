@@ -227,7 +227,7 @@ def inflate_bounded(buf, pos: int, limit: int | None = None) -> tuple[bytearray,
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)
     out = bytearray()
     view = memoryview(buf)
-    data = None
+    data: memoryview | bytes | None = None
     try:
         for start in range(pos, len(view), _IN_CHUNK):
             data = view[start:start + _IN_CHUNK]

@@ -85,12 +85,12 @@ def load(*paths, plan: str | None = None, prescription_gy: float | None = None,
         if not (math.isfinite(p) and p > 0):
             raise ParameterError(f"prescription_gy must be a positive number of Gy, got {prescription_gy!r}")
         prescription_gy = p
-    dose_is = parse_dose_is(dose_is)  # a bad choice fails before any file is read
-    paths = check_paths(paths)
-    if any(isinstance(p, str) and p[:8].lower().startswith(("http://", "https://")) for p in paths):
-        paths = list(local_paths(paths))  # a DICOMweb study URL becomes a local folder
-    where = ", ".join(display_path(p) for p in paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
-    result = scan(paths)
+    reading_as = parse_dose_is(dose_is)  # a bad choice fails before any file is read
+    given = check_paths(paths)
+    if any(isinstance(p, str) and p[:8].lower().startswith(("http://", "https://")) for p in given):
+        given = list(local_paths(given))  # a DICOMweb study URL becomes a local folder
+    where = ", ".join(display_path(p) for p in given[:3]) + (f" and {len(given) - 3} more" if len(given) > 3 else "")
+    result = scan(given)
     sel = select(result, plan, where)
     notes = list(result.notes) + list(sel.notes)
 
@@ -113,7 +113,7 @@ def load(*paths, plan: str | None = None, prescription_gy: float | None = None,
                  for h in sel.doses]
         dose = sum_beam_doses(grids) if len(grids) > 1 else grids[0]
         notes += _dose_notes(dose)
-        dose, reading_notes = _read_dose_as(dose, plan_obj, dose_is)
+        dose, reading_notes = _read_dose_as(dose, plan_obj, reading_as)
         notes += reading_notes
 
     structures = StructureSet()

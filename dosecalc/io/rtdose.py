@@ -45,6 +45,7 @@ import numpy as np
 
 from ..errors import DicomError, GeometryError, MissingAttributeError, ParameterError
 from ..model import DoseGrid
+from ..provenance import DoseProvenance
 from .scan import guarded, one_line, read_dataset
 
 PIXEL_DATA = 0x7FE00010
@@ -343,8 +344,8 @@ def _read(ds, path: str, prescription_gy: float | None, keep_relative: bool = Fa
     ss_refs = ds.get("ReferencedStructureSetSequence") or []
     return DoseGrid(
         values_gy=values,
-        origin_mm=tuple(float(v) for v in origin),
-        spacing_mm=tuple(float(v) for v in spacing),
+        origin_mm=_xyz(origin),
+        spacing_mm=_xyz(spacing),
         dose_type=dose_type,
         summation_type=summation,
         frame_of_reference_uid=str(ds.get("FrameOfReferenceUID", "") or "") or None,
@@ -356,8 +357,13 @@ def _read(ds, path: str, prescription_gy: float | None, keep_relative: bool = Fa
         referenced_structure_set_uid=_first_ref(ss_refs),
         description=description,
         quantity=quantity,
-        model=model,
+        model=DoseProvenance.from_dict(model),
     )
+
+
+def _xyz(v) -> tuple[float, float, float]:
+    """Three floats (x, y, z)."""
+    return float(v[0]), float(v[1]), float(v[2])
 
 
 def _effective_quantity(ds, dose_type: str) -> tuple[str, dict]:

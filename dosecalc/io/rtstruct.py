@@ -34,8 +34,8 @@ from __future__ import annotations
 import mmap
 import re
 import warnings
-
 from dataclasses import dataclass
+from typing import BinaryIO, cast
 
 import numpy as np
 from pydicom.dataelem import RawDataElement
@@ -211,11 +211,12 @@ def _raw_read(path: str):
         if not ok:
             return None
         with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            stream = cast(BinaryIO, mm)  # for pydicom: an mmap reads, seeks and tells like a file
             if find_truncation(mm) is not None:
                 return None  # read_dataset below raises the error that names the cut
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                head = read_partial(mm, _stop_at_contours, force=force)
+                head = read_partial(stream, _stop_at_contours, force=force)
                 meta = getattr(head, "file_meta", None)
                 syntax = str(meta.get("TransferSyntaxUID", "") or "") if meta is not None else ""
                 implicit, little = head.original_encoding
@@ -226,7 +227,7 @@ def _raw_read(path: str):
                 items, end = rawseq.sequence_element(mm, mm.tell(), ROI_CONTOUR_SEQUENCE,
                                                      implicit_vr=bool(implicit), wanted=_ROI_WANT)
                 mm.seek(end)
-                tail = pydicom_read_dataset(mm, bool(implicit), True,
+                tail = pydicom_read_dataset(stream, bool(implicit), True,
                                             parent_encoding=head.original_character_set)
         if ROI_CONTOUR_SEQUENCE in tail:
             return None
@@ -303,8 +304,8 @@ def _collect_pydicom(ds, roi_info, path, notes, acc: _Collector) -> None:
                 pass
         for citem in item.get("ContourSequence", None) or []:
             kind = _text(citem, GEOMETRIC_TYPE).upper()
-            declared = _text(citem, N_POINTS)
-            declared = None if declared == "" else _int(declared, "NumberOfContourPoints", path)
+            stated = _text(citem, N_POINTS)
+            declared = None if stated == "" else _int(stated, "NumberOfContourPoints", path)
             raw, arr = _raw_bytes(citem)
             if raw is None and arr is None:
                 if declared:
@@ -331,8 +332,8 @@ def _collect_raw(items, roi_info, path, notes, acc: _Collector) -> None:
             roi_info[number]["color"] = (int(m.group(1)), int(m.group(2)), int(m.group(3)))
         for citem in item.get(CONTOUR_SEQUENCE) or ():
             kind = _decode(citem.get(GEOMETRIC_TYPE)).upper()
-            declared = _decode(citem.get(N_POINTS))
-            declared = None if declared == "" else _int(declared, "NumberOfContourPoints", path)
+            stated = _decode(citem.get(N_POINTS))
+            declared = None if stated == "" else _int(stated, "NumberOfContourPoints", path)
             raw = citem.get(CONTOUR_DATA)
             if raw is None:
                 if declared:

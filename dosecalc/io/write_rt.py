@@ -22,7 +22,7 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.tag import Tag
-from pydicom.uid import ExplicitVRLittleEndian, PYDICOM_IMPLEMENTATION_UID
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian
 from pydicom.valuerep import format_number_as_ds
 
 from .. import __version__
@@ -138,8 +138,8 @@ def new_dataset(sop_class_uid: str, sop_instance_uid: str, modality: str, *, stu
     """A dataset with file meta, SOP common, patient, study, series, frame of reference
     and equipment modules filled."""
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = sop_class_uid
-    meta.MediaStorageSOPInstanceUID = sop_instance_uid
+    meta.MediaStorageSOPClassUID = UID(sop_class_uid)
+    meta.MediaStorageSOPInstanceUID = UID(sop_instance_uid)
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
     meta.ImplementationVersionName = clean_lo(f"DOSECALC_{__version__}", 16)

@@ -178,7 +178,7 @@ class Store:
             beams = _number_of_beams(plan_path)
             if chosen and all(h.summation_type == "BEAM" for h, _ in chosen) and beams and len(chosen) < beams:
                 missing.append(f"per-beam RTDOSE files for {beams - len(chosen)} more of its {beams} beams")
-            if missing:
+            if missing or ref is None:  # (no ref is among the missing already)
                 waiting.append(f"plan '{label}' ({uid}) waits for " + " and ".join(missing))
                 continue
             files = [str(plan_path), str(structs[ref])] + [str(p) for _, p in chosen]

@@ -223,8 +223,8 @@ def extra_rois(count: int, seed: int = 0) -> tuple[ROI, ...]:
                            tube(_const_centre(float(cx), float(cy)), r, z0, z0 + 90.0, 3.0)))
         else:
             inner = 5.0 * k
-            c, s = _GTV1
+            gtv_centre, gtv_axes = _GTV1
             out.append(ROI(f"zPTV_ring_{k:02d}", "CONTROL", (128, 128, 128),
-                           Shell(ellipsoid(c, tuple(v + 5.0 + inner + 10.0 for v in s)),
-                                 ellipsoid(c, tuple(v + 5.0 + inner for v in s)))))
+                           Shell(ellipsoid(gtv_centre, tuple(v + 5.0 + inner + 10.0 for v in gtv_axes)),
+                                 ellipsoid(gtv_centre, tuple(v + 5.0 + inner for v in gtv_axes)))))
     return tuple(out)

@@ -70,7 +70,7 @@ def _relative_target_dose(p: np.ndarray, t: _Target) -> np.ndarray:
     return core * edge + tail
 
 
-def analytic_dose(points_mm, *, prescription_gy: float = 40.0) -> np.ndarray:
+def analytic_dose(points_mm, *, prescription_gy: float = 40.0) -> np.ndarray | float:
     """The synthetic plan's dose at patient points.
 
     Parameters
@@ -116,8 +116,8 @@ def dose_grid_geometry(spacing_mm: float) -> tuple[tuple[float, float, float], t
     (z +-102.5 mm)."""
     extent = (340.0, 240.0, 205.0)
     n = [int(math.ceil(e / spacing_mm - 1e-9)) + 1 for e in extent]
-    origin = tuple(-(k - 1) * spacing_mm / 2.0 for k in n)
-    return origin, (n[2], n[1], n[0])
+    ox, oy, oz = (-(k - 1) * spacing_mm / 2.0 for k in n)
+    return (ox, oy, oz), (n[2], n[1], n[0])
 
 
 def dose_grid(spacing_mm: float = 2.5, prescription_gy: float = 40.0):
@@ -130,6 +130,6 @@ def dose_grid(spacing_mm: float = 2.5, prescription_gy: float = 40.0):
     plane = np.column_stack([xx.ravel(), yy.ravel(), np.zeros(xx.size)])
     for k in range(nz):
         plane[:, 2] = origin[2] + spacing_mm * k
-        values[k] = analytic_dose(plane, prescription_gy=prescription_gy).reshape(ny, nx)
+        values[k] = np.reshape(analytic_dose(plane, prescription_gy=prescription_gy), (ny, nx))
     return DoseGrid(values, origin, (spacing_mm,) * 3, dose_type="PHYSICAL", summation_type="PLAN",
                     description="synthetic analytic SBRT dose")

@@ -20,6 +20,12 @@ from .dose import _TARGETS, dose_grid
 # =========================================================================================
 # The export
 # =========================================================================================
+def _isocentre() -> tuple[float, float, float]:
+    """The plan's isocentre (mm): the mean of the targets' centres, to 0.1 mm."""
+    x, y, z = (float(c) for c in np.mean([t.centre for t in _TARGETS], axis=0).round(1))
+    return x, y, z
+
+
 def write_case(out_dir, *, spacing_mm: float = 2.5, ct_spacing_mm: float | None = None,
                extra_structures: int = 0, fractions: int = 5, prescription_gy: float = 40.0,
                seed: int = 0) -> Path:
@@ -114,7 +120,7 @@ def write_case(out_dir, *, spacing_mm: float = 2.5, ct_spacing_mm: float | None 
                           frame_of_reference_uid=frame_uid, study=study, structure_set_uid=rs_uid,
                           fractions=int(fractions), prescription_gy=float(prescription_gy),
                           targets=[(numbers[n], n) for n in TARGET_NAMES],
-                          isocenter_mm=tuple(float(c) for c in np.mean([t.centre for t in _TARGETS], axis=0).round(1)),
+                          isocenter_mm=_isocentre(),
                           label="LiverSBRT")
     write_rt.save_dataset(ds, out / "RP_synthetic.dcm")
 

@@ -91,7 +91,7 @@ def convert_constraint(c: Constraint, conv: Conversion) -> Constraint:
         limit = conv.total_dose(c.limit / scale) * scale
         if level2 is not None:
             level2 = conv.total_dose(level2 / scale) * scale
-    elif spec.kind in ("V", "CV") and spec.value_unit in ("Gy", "cGy"):
+    elif spec.kind in ("V", "CV") and spec.value_unit in ("Gy", "cGy") and spec.value is not None:
         scale = 100.0 if spec.value_unit == "cGy" else 1.0
         threshold = round(conv.total_dose(spec.value / scale) * scale, 2)
         metric = f"{spec.kind}{_fmt(threshold)}{spec.value_unit}[{spec.output_unit}]"

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -47,6 +48,10 @@ from .results import (ACCEPTABLE, FAIL, NOT_EVALUABLE, PASS, VERDICTS, Constrain
 from .schema import Condition, Constraint, Protocol, load_protocol
 from .selection import Selection, select_constraints
 from .verdict import Verdict, meets, overall_verdict, verdict_for
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..dvh import DVH
+    from ..model import DoseGrid
 
 __all__ = ["ACCEPTABLE", "FAIL", "NOT_EVALUABLE", "PASS", "VERDICTS", "ConstraintResult", "Curve", "Report",
            "Verdict", "check", "meets", "overall_verdict", "verdict_for"]
@@ -69,10 +74,11 @@ def _prescription_rows(proto: Protocol, inp: Inputs) -> list[ConstraintResult]:
             checks.append(("Prescription[Gy]", ">=", p.min_gy, "Gy", rx))
         if p.max_gy is not None:
             checks.append(("Prescription[Gy]", "<=", p.max_gy, "Gy", rx))
-        if p.min_bed_gy is not None:
-            label = DoseQuantity.bed(p.bed_alpha_beta).label
+        if p.min_bed_gy is not None and p.bed_alpha_beta is not None:  # the schema sets both or neither
+            ab = p.bed_alpha_beta
+            label = DoseQuantity.bed(ab).label
             checks.append((f"Prescription[{label}]", ">=", p.min_bed_gy, label,
-                           None if rx is None else rx * (1.0 + rx / n / p.bed_alpha_beta)))
+                           None if rx is None or n is None else rx * (1.0 + rx / n / ab)))
         for metric, comp, limit, unit, value in checks:
             c = plan_row(p.id, "Prescription", metric, comp, limit, p.source, p.confidence, note=p.note)
             if not inp.rx_from_plan:
@@ -117,11 +123,11 @@ class _Evaluator:
         self.inp = inp
         self.proto = proto
         self.matches = matches
-        self.grids = {}
-        self.dvhs = {}
-        self.used = {}
+        self.grids: dict[str, DoseGrid] = {}
+        self.dvhs: dict[tuple[str, str | None], DVH] = {}
+        self.used: dict[str, DVH] = {}
 
-    def grid(self, label: str):
+    def grid(self, label: str | None):
         if label in ("Gy", "cGy", None):
             return self.inp.total
         if label not in self.grids:

@@ -126,7 +126,7 @@ def _fractions(case, fractions) -> tuple[int | None, str, list[str]]:
     """Number of fractions and where it comes from.  ``--fractions`` on a course-total grid
     must agree with the RTPLAN: the total was delivered in the plan's fractions, so another
     number would apply the wrong table (and the wrong BED) to it."""
-    notes = []
+    notes: list[str] = []
     if fractions is None:
         if case.fractions is not None:
             return int(case.fractions), "RTPLAN NumberOfFractionsPlanned", notes
@@ -172,6 +172,7 @@ def resolve_inputs(case, proto: Protocol, fractions, child_pugh, labs, prescript
         notes.extend(reading.warnings)
 
     rx_from_plan = True
+    rx: float | None
     if prescription_gy is not None:
         if not (isinstance(prescription_gy, (int, float)) and math.isfinite(prescription_gy) and prescription_gy > 0):
             raise ParameterError(f"prescription_gy must be a positive number of Gy, got {prescription_gy!r}")
@@ -180,11 +181,12 @@ def resolve_inputs(case, proto: Protocol, fractions, child_pugh, labs, prescript
         rx, rx_src = float(case.prescription_gy), "RTPLAN TargetPrescriptionDose"
     else:
         rx_from_plan = False
-        nominal = [p for p in proto.prescriptions_for(n, cls) if p.dose_gy is not None] if n else []
+        nominal = [(p, p.dose_gy) for p in proto.prescriptions_for(n, cls) if p.dose_gy is not None] if n else []
         if nominal:
-            rx, rx_src = nominal[0].dose_gy, f"protocol nominal prescription {nominal[0].id} (the plan states none)"
+            first, rx = nominal[0]
+            rx_src = f"protocol nominal prescription {first.id} (the plan states none)"
             notes.append(f"the plan states no prescription: % of prescription metrics use the protocol's nominal "
-                         f"{rx:g} Gy ({nominal[0].source})")
+                         f"{rx:g} Gy ({first.source})")
         else:
             rx, rx_src = None, "unknown"
     return Inputs(n, n_src, cp, cls, albi, total, dose_desc, dose_reason, rx, rx_src, rx_from_plan, tuple(notes),

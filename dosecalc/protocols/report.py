@@ -227,7 +227,7 @@ def _plot_groups(report: Report):
     markers: (dose_gy, volume_pct, verdict, text, colour, number); rows: (number,
     ConstraintResult, placed) for every dose constraint of the group's structures, the
     numbers shared by the marker labels and the marker table under the plot."""
-    structure_of = {}
+    structure_of: dict[str, str] = {}
     for r in report.results:
         if r.kind == "dose" and r.roi:
             structure_of.setdefault(r.roi, r.structure)

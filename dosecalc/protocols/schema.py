@@ -606,7 +606,8 @@ class _Validator:
                                        self._constraint))
         for r_i, rid in enumerate(self.str_list(data, "remove", "", default=()) if "remove" in data else ()):
             if rid not in {c.id for c in constraints}:
-                self.fail(f"remove[{r_i}]", f"no constraint with id {rid!r} in {parent.id!r}")
+                where = "the protocol" if parent is None else repr(parent.id)
+                self.fail(f"remove[{r_i}]", f"no constraint with id {rid!r} in {where}")
             constraints = [c for c in constraints if c.id != rid]
         for i, c in enumerate(constraints):
             if c.structure not in names:
