@@ -85,6 +85,11 @@ def parse_dose_is(value) -> Summation | None:
     return _CHOICES[key]
 
 
+def _word(reading: Summation | None) -> str:
+    """How a reading reads in a sentence."""
+    return "no reading" if reading is None else _WORDS[reading]
+
+
 def label_reading(label: str) -> Summation | None:
     """The reading a DoseSummationType label states: PLAN a course total, FRACTION a dose
     per fraction; None for every other label (the summation rule handles those)."""
@@ -114,8 +119,8 @@ def reading_sentence(grid: DoseGrid) -> str:
     if r is None or not r.overrides_label:
         return ""
     if r.source == "option":
-        return f"read as {_WORDS[r.reading]} by the user's choice (dose_is)"
-    return (f"read as {_WORDS[r.reading]} from the RTPLAN's beam doses, although DoseSummationType "
+        return f"read as {_word(r.reading)} by the user's choice (dose_is)"
+    return (f"read as {_word(r.reading)} from the RTPLAN's beam doses, although DoseSummationType "
             f"is {r.label or '(absent)'}")
 
 
@@ -129,7 +134,8 @@ def _points_of(group: FractionGroup) -> list[tuple[tuple[float, float, float], f
     for b in beams[1:]:
         if np.linalg.norm(np.asarray(b.specification_point_mm) - first) > SAME_POINT_MM:
             return []
-    return [(tuple(float(c) for c in first), float(sum(b.dose_gy for b in beams)))]  # type: ignore[misc]
+    x, y, z = (float(c) for c in first)
+    return [((x, y, z), float(sum(b.dose_gy for b in beams if b.dose_gy is not None)))]  # all stated
 
 
 def _fmt(x: float) -> str:
@@ -146,8 +152,9 @@ def _expectations(grid: DoseGrid, plan: Plan) -> tuple[list[dict], int | None, s
     groups = list(plan.fraction_groups)
     scope = ""
     ref = grid.referenced_fraction_group
-    if ref is not None and plan.group(ref) is not None:
-        groups = [plan.group(ref)]  # type: ignore[list-item]
+    referenced = None if ref is None else plan.group(ref)
+    if referenced is not None:
+        groups = [referenced]
         scope = f"fraction group {ref} (referenced by the RTDOSE)"
         fractions = groups[0].fractions
     else:
@@ -166,13 +173,15 @@ def _expectations(grid: DoseGrid, plan: Plan) -> tuple[list[dict], int | None, s
         for p in cands:
             if any(np.linalg.norm(np.subtract(p, q)) <= SAME_POINT_MM for q in (o["point"] for o in out)):
                 continue
-            pfs = []
+            pairs: list[tuple[float, int]] = []  # (dose per fraction, fractions) of each group
             for g, pts in per_group:
                 hit = [d for q, d in pts if np.linalg.norm(np.subtract(p, q)) <= SAME_POINT_MM]
-                pfs.append(hit[0] if hit and g.fractions is not None else None)
-            if any(d is None for d in pfs):
+                if hit and g.fractions is not None:
+                    pairs.append((hit[0], g.fractions))
+            if len(pairs) < len(per_group):
                 continue
-            total = sum(d * g.fractions for d, (g, _) in zip(pfs, per_group))
+            pfs = [d for d, _ in pairs]
+            total = sum(d * n for d, n in pairs)
             same = max(pfs) - min(pfs) <= 0.01 * max(pfs) + 1e-9
             out.append({"point": p, "what": f"common BeamDoseSpecificationPoint of {len(groups)} fraction groups",
                         "per_fraction": pfs[0] if same else None, "total": total})
@@ -283,7 +292,7 @@ def cross_check(grid: DoseGrid, plan: Plan | None, *, dose_is=None) -> DoseReadi
 
 def plausibility(grid: DoseGrid, reading: DoseReading | None, prescription_gy: float | None) -> list[str]:
     """Warnings on a physical grid that no real course produces (module docstring)."""
-    out = []
+    out: list[str] = []
     if grid.dose_type != "PHYSICAL" or grid.quantity != "dose" or not grid.values_gy.size:
         return out
     mx = grid.max_gy
@@ -293,7 +302,7 @@ def plausibility(grid: DoseGrid, reading: DoseReading | None, prescription_gy: f
     per_fx = mx if r == READING_PER_FRACTION else (mx / n if r == READING_TOTAL and n else None)
     if per_fx is not None and per_fx > MAX_DOSE_PER_FRACTION_GY:
         out.append(f"{where}: implausible dose: the grid maximum {_fmt(mx)} Gy read as "
-                   f"{_WORDS[r]} is {_fmt(per_fx)} Gy per fraction, above the {MAX_DOSE_PER_FRACTION_GY:g} Gy "
+                   f"{_word(r)} is {_fmt(per_fx)} Gy per fraction, above the {MAX_DOSE_PER_FRACTION_GY:g} Gy "
                    "no course delivers; check DoseSummationType, DoseGridScaling and the fractions")
     if prescription_gy and mx > MAX_TIMES_PRESCRIPTION * prescription_gy:
         out.append(f"{where}: implausible dose: the grid maximum {_fmt(mx)} Gy is "
