@@ -334,8 +334,15 @@ def _bilirubin_points(labs: Labs) -> int:
     return 1 if um < 34.0 else 2 if um <= 51.0 else 3
 
 
-def child_pugh_points(bilirubin_umol_l: float | None = None, albumin_g_l: float = None, inr: float = None,
-                      ascites: int = None, encephalopathy: int = None, *, bilirubin_mg_dl: float | None = None) -> dict:
+def _finite_lab(name: str, v: float | None) -> float:
+    if v is None or not math.isfinite(v) or v < 0:
+        raise ParameterError(f"{name} must be a finite number >= 0, got {v!r}")
+    return v
+
+
+def child_pugh_points(bilirubin_umol_l: float | None = None, albumin_g_l: float | None = None,
+                      inr: float | None = None, ascites: int | None = None, encephalopathy: int | None = None, *,
+                      bilirubin_mg_dl: float | None = None) -> dict:
     """Child-Pugh points per item (1..3).
 
     Parameters
@@ -353,18 +360,18 @@ def child_pugh_points(bilirubin_umol_l: float | None = None, albumin_g_l: float 
     """
     if (bilirubin_umol_l is None) == (bilirubin_mg_dl is None):
         raise ParameterError("give bilirubin in exactly one unit (bilirubin_umol_l or bilirubin_mg_dl)")
-    for name, v in (("albumin_g_l", albumin_g_l), ("inr", inr)):
-        if v is None or not math.isfinite(v) or v < 0:
-            raise ParameterError(f"{name} must be a finite number >= 0, got {v!r}")
+    albumin, inr_value = _finite_lab("albumin_g_l", albumin_g_l), _finite_lab("inr", inr)
     for name, v in (("ascites", ascites), ("encephalopathy", encephalopathy)):
         if v not in (1, 2, 3):
             raise ParameterError(f"{name} points must be 1, 2 or 3, got {v!r}")
     if bilirubin_mg_dl is not None:
-        bili = 1 if bilirubin_mg_dl < 2.0 else 2 if bilirubin_mg_dl <= 3.0 else 3
+        mg = _finite_lab("bilirubin_mg_dl", bilirubin_mg_dl)
+        bili = 1 if mg < 2.0 else 2 if mg <= 3.0 else 3
     else:
-        bili = 1 if bilirubin_umol_l < 34.0 else 2 if bilirubin_umol_l <= 51.0 else 3
-    alb = 1 if albumin_g_l > 35.0 else 2 if albumin_g_l >= 28.0 else 3
-    i = 1 if inr < 1.7 else 2 if inr <= 2.3 else 3
+        um = _finite_lab("bilirubin_umol_l", bilirubin_umol_l)
+        bili = 1 if um < 34.0 else 2 if um <= 51.0 else 3
+    alb = 1 if albumin > 35.0 else 2 if albumin >= 28.0 else 3
+    i = 1 if inr_value < 1.7 else 2 if inr_value <= 2.3 else 3
     return {"bilirubin": bili, "albumin": alb, "inr": i, "ascites": ascites, "encephalopathy": encephalopathy}
 
 
@@ -452,12 +459,14 @@ def derived_quantities(labs: Labs) -> tuple[dict, dict]:
         else:
             missing[q] = f"needs {lab} and {lab}_uln"
     need = [k for k in ("age", "weight", "creatinine") if k not in v] + ([] if labs.sex else ["sex"])
-    if need:
+    if need or labs.sex is None:
         missing["creatinine_clearance"] = f"Cockcroft-Gault needs {', '.join(need)}"
     else:
         out["creatinine_clearance"] = cockcroft_gault_ml_min(v["age"], v["weight"], v["creatinine"], labs.sex)
     try:
-        out["child_pugh_score"] = float(child_pugh_from_labs(labs).score)
+        score = child_pugh_from_labs(labs).score  # from labs: always a score, never a class alone
+        if score is not None:
+            out["child_pugh_score"] = float(score)
     except ParameterError as exc:
         missing["child_pugh_score"] = exc.detail.split(": ", 1)[-1]
     return out, missing
