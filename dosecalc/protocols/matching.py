@@ -25,6 +25,7 @@ import tomllib
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
+from typing import Any
 
 from ..errors import ParameterError
 from ..expressions import is_expression, tokenise
@@ -119,7 +120,7 @@ class StructureMatch:
     def items(self) -> list[str]:
         """Expressions to evaluate: one per ROI (or member) for ``each`` and
         ``lowest_mean``, the one (combined) structure otherwise."""
-        if not self.found:
+        if self.expression is None:
             return []
         if self.candidates:
             return list(self.candidates)
@@ -127,7 +128,7 @@ class StructureMatch:
 
     def describe(self) -> str:
         """One line for reports: what was matched and how."""
-        if not self.found:
+        if self.expression is None:
             return f"not found ({self.reason})"
         if self.candidates:
             what = (" / " if self.combine == "lowest_mean" else ", ").join(self.candidates)
@@ -236,8 +237,9 @@ class _Resolver:
         return keys
 
     def _resolve(self, s: ProtocolStructure) -> StructureMatch:
-        base = dict(name=s.name, combine=s.combine)
-        notes = []
+        # the fields every StructureMatch of s shares (candidates set where a choice is made)
+        base: dict[str, Any] = dict(name=s.name, combine=s.combine)
+        notes: list[str] = []
         empty_hits = [e for e in self.empty
                       if any(normalise_name(e) == k for _, k in self._keys(s))
                       or any(fnmatchcase(normalise_name(e), p) for p in s.match)]
@@ -255,7 +257,7 @@ class _Resolver:
         notes += [f"helper ROI {h!r} ignored ({self.helpers[h]}); map it explicitly to use it" for h in skipped]
         base["candidates"] = ()
 
-        name_hits = {}
+        name_hits: dict[str, list[str]] = {}
         for how, key in self._keys(s):
             hits = [n for n in self.names if normalise_name(n) == key]
             if hits:
@@ -290,13 +292,13 @@ class _Resolver:
                 return StructureMatch(notes=tuple(notes), reason=f"none of its members {', '.join(s.members)} "
                                       "was found", **base)
             notes += [f"member {m} not found; choosing among the others" for m in missing]
-            exprs = tuple(r.expression for _, r in ok)
+            exprs = tuple(r.expression for _, r in ok if r.expression is not None)  # found: all
             base["candidates"] = exprs
             return StructureMatch(rois=exprs, expression=" | ".join(_operand(e) for e in exprs),
                                   how="members", notes=tuple(notes), **base)
 
         if s.derive:
-            return self._derive(s, notes, base)
+            return self._derive(s, s.derive, notes, base)
         return StructureMatch(notes=tuple(notes), reason=self._not_found_reason(s), **base)
 
     def _not_found_reason(self, s: ProtocolStructure) -> str:
@@ -310,10 +312,10 @@ class _Resolver:
     def _did_you_mean(self, s: ProtocolStructure) -> list[str]:
         """ROI names close to the structure's name or aliases (helpers flagged as such)."""
         keys = [normalise_name(k) for k in (s.name, *s.aliases) if normalise_name(k)]
-        by_key = {}
+        by_key: dict[str, str] = {}
         for n in self.all_names:
             by_key.setdefault(normalise_name(n), n)
-        scored = {}
+        scored: dict[str, float] = {}
         for k in keys:
             for hit in difflib.get_close_matches(k, list(by_key), n=3, cutoff=0.6):
                 r = difflib.SequenceMatcher(None, k, hit).ratio()
@@ -324,10 +326,10 @@ class _Resolver:
         best = sorted(scored, key=lambda h: (-scored[h], h))[:3]
         return [by_key[h] + (" (helper)" if by_key[h] in self.helpers else "") for h in best]
 
-    def _derive(self, s: ProtocolStructure, notes, base) -> StructureMatch:
+    def _derive(self, s: ProtocolStructure, derive: str, notes: list[str], base: dict[str, Any]) -> StructureMatch:
         parts = []
-        rois = []
-        for tok in tokenise(s.derive, self.protocol_names):
+        rois: list[str] = []
+        for tok in tokenise(derive, self.protocol_names):
             t = tok.text
             if tok.kind == "op":
                 parts.append(f" {t} ")
@@ -337,7 +339,7 @@ class _Resolver:
                 if t in self.active:
                     return StructureMatch(notes=tuple(notes), reason=f"derive loops through {t}", **base)
                 m = self.resolve(t)
-                if not m.found:
+                if m.expression is None:  # not found
                     return StructureMatch(notes=tuple(notes), reason=f"cannot derive {s.name} = {s.derive}: "
                                           f"{t} {m.reason}", **base)
                 expr = m.expression
