@@ -14,10 +14,11 @@ import re
 import warnings
 import zlib
 from dataclasses import dataclass, field
+from typing import Any, BinaryIO, cast
 
 import pydicom
 from pydicom.filereader import read_partial
-from pydicom.tag import Tag
+from pydicom.tag import BaseTag, Tag
 
 from ..errors import (
     DicomError,
@@ -131,15 +132,16 @@ def read_dataset(path, *, stop_before_pixels: bool = False, specific_tags=None):
                 raise DicomError(str(exc), path=path) from exc
             if cut is not None and not (cut.at_item_boundary and _unused_class(cut.sop_class_uid)):
                 raise TruncatedFileError(cut.describe(), sop_class_uid=cut.sop_class_uid, path=path)
-            tags = None if specific_tags is None else [Tag(t) for t in specific_tags]
+            tags: list[BaseTag | int] | None = None if specific_tags is None else [Tag(t) for t in specific_tags]
+            stream = cast(BinaryIO, mm)  # for pydicom: an mmap reads, seeks and tells like a file
             stop = _stop_header if stop_before_pixels else None
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 if inflated or (_DEFLATED_UID in mm[:4096] and _is_deflated(mm)):
                     return _read_inflated(mm, inflated.pop() if inflated else None, path, force, stop, tags)
                 if not stop_before_pixels:
-                    return pydicom.dcmread(mm, force=force, specific_tags=specific_tags)
-                return read_partial(mm, stop, force=force, specific_tags=tags)
+                    return pydicom.dcmread(stream, force=force, specific_tags=specific_tags)
+                return read_partial(stream, stop, force=force, specific_tags=tags)
     except DoseCalcError:
         raise
     except Exception as exc:  # pydicom raises many types on corrupt input
@@ -199,7 +201,7 @@ def _read_inflated(mm, body, path: str, force: bool, stop, tags):
             raise DicomError(str(exc), path=path) from exc
         except zlib.error as exc:
             raise DicomError(f"the deflated data set is not a deflate stream ({exc})", path=path) from exc
-    ds = read_body(_ViewReader(body, path), False, True, stop_when=stop, specific_tags=tags)
+    ds = read_body(cast(BinaryIO, _ViewReader(body, path)), False, True, stop_when=stop, specific_tags=tags)
     fds = FileDataset(path, ds, preamble, meta, False, True)
     fds.set_original_encoding(False, True, ds._character_set)
     return fds
@@ -351,7 +353,7 @@ def check_paths(paths) -> list:
     if isinstance(paths, (str, bytes, os.PathLike)):
         paths = [paths]
     out = []
-    flat = []
+    flat: list[Any] = []
     for p in paths:
         flat.extend(p if isinstance(p, (list, tuple)) else [p])
     for p in flat:
