@@ -38,7 +38,7 @@ def _timed(fn) -> tuple[float, list]:
 
 
 def run(quick: bool) -> dict:
-    from dosecalc.batch import batch
+    from dosecalc import batch
 
     n = 6 if quick else 12
     root = _cohort(n)

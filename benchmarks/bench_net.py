@@ -72,7 +72,7 @@ def _timed(fn) -> float:
 def run(quick: bool) -> dict:
     from net_servers import Listener, Orthanc, missing_dcmtk, missing_orthanc, storescu
 
-    from dosecalc.batch import batch
+    from dosecalc import batch
 
     why = missing_orthanc() or missing_dcmtk()
     if why:

@@ -48,7 +48,7 @@ _EXPORTS = {
     "plot": "dosecalc.plot",
     "check": "dosecalc.protocols.evaluate",
     "load_protocol": "dosecalc.protocols.schema",
-    "batch": "dosecalc.batch",
+    "batch": "dosecalc.cohort",
     "errors": "dosecalc.errors",
     "phantom": "dosecalc.phantom",
 }

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 import dosecalc
-from dosecalc.batch import batch, find_plans
+from dosecalc import batch
+from dosecalc.cohort import find_plans
 
 PROTOCOL = "hcc-oligoprogression"
 pytestmark = pytest.mark.slow
@@ -152,7 +153,7 @@ def test_wide_dataframe_and_csv_columns(serial, cohort):
         assert row[f"{key} verdict"] == c["verdict"]
     assert row["rtplan_sop_instance_uid"] == direct["identity"]["rtplan_sop_instance_uid"]
     assert wide.loc["patient_broken", "status"] == "error"
-    from dosecalc.batch import CSV_COLUMNS, constraint_rows
+    from dosecalc.cohort import CSV_COLUMNS, constraint_rows
 
     assert {"id", "comparator", "unit", "roi"} <= set(CSV_COLUMNS)
     mine = [r for r in constraint_rows(run.results) if r["plan"] == "patient_00"]
@@ -194,3 +195,18 @@ def test_cli_batch_exit_code_contract(synthetic_case_dir, tmp_path, capsys):
     (root / "patient_b" / "RD.dcm").write_bytes(b"DICM" * 10)
     assert main(base + ["--out", str(tmp_path / "o4"), "--child-pugh", "A5", "--map-file", str(mapping)]) == 2
     capsys.readouterr()
+
+
+def test_batch_is_one_function_whatever_was_imported_before():
+    """``dosecalc.batch`` is the function, also after its package was imported by name;
+    the package is ``dosecalc.cohort`` and no module is named ``dosecalc.batch``.
+    Truth: the import system itself (a fresh interpreter, the import order that used to
+    turn ``dosecalc.batch`` into a module)."""
+    code = ("import importlib.util, dosecalc.cohort.run, dosecalc.cohort, dosecalc\n"
+            "from dosecalc import batch\n"
+            "assert dosecalc.batch is batch is dosecalc.cohort.batch is dosecalc.cohort.run.batch\n"
+            "assert importlib.util.find_spec('dosecalc.batch') is None\n"
+            "print(type(dosecalc.batch).__name__, dosecalc.batch.__module__)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["function", "dosecalc.cohort.run"]

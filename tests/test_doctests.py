@@ -12,7 +12,7 @@ import shutil
 import pytest
 
 import dosecalc
-from dosecalc.batch import batch as batch_fn
+from dosecalc import batch as batch_fn
 import dosecalc.case
 
 ENTRY_POINTS = [dosecalc.case.load, dosecalc.case.Case.dvh, dosecalc.case.Case.eqd2, dosecalc.case.Case.mask,

@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import dicom_factory as fac  # noqa: E402
 
 import dosecalc  # noqa: E402
-from dosecalc.batch import batch  # noqa: E402
+from dosecalc import batch  # noqa: E402
 from dosecalc.errors import DoseCalcError, OutputError, SelectionError  # noqa: E402
 
 PROTOCOL = "hcc-oligoprogression"
@@ -420,7 +420,7 @@ def test_pool_survives_a_killed_worker_and_a_plan_past_its_time_limit():
     sleeps past the limit; the other jobs finish and no worker outlives the pool."""
     import multiprocessing
 
-    from dosecalc.batch.pool import run_pool
+    from dosecalc.cohort.pool import run_pool
 
     jobs = ["1 + 1", "__import__('signal').raise_signal(9)", "2 + 2",
             "__import__('time').sleep(60)", "3 + 3", "4 + 4"]

@@ -95,7 +95,7 @@ def _on_signal(signum, frame):
 
 
 def run(args) -> int:
-    from ..batch import DEFAULT_TIMEOUT_S, batch
+    from ..cohort import DEFAULT_TIMEOUT_S, batch
     from ..io.walk import display_path
     from .check import parse_mapping
 

@@ -1,5 +1,10 @@
 """Cohorts: evaluate many plans against a protocol, locally in parallel or on Dask.
 
+The entry point is :func:`batch`, public as ``dosecalc.batch`` (``import dosecalc;
+dosecalc.batch(...)`` or ``from dosecalc import batch``).  This package is
+``dosecalc.cohort``: a package named ``batch`` beside a function ``dosecalc.batch`` made
+the name mean the module or the function depending on what had been imported before.
+
 The unit of work is one plan: a patient folder below the cohort root, or, when a folder
 holds several plans, one plan of it (selected by its RTPLAN SOP instance UID).  Each plan
 is loaded, checked and reduced to a small JSON-able result in a worker; no dose array
@@ -18,9 +23,6 @@ result reusable), :mod:`.evaluate` (one plan), :mod:`.pool` (worker processes),
 
 from __future__ import annotations
 
-import sys
-import types
-
 from .discover import find_plans
 from .evaluate import evaluate_plan
 from .jobs import RESULT_VERSION, PlanJob, PlanResult
@@ -31,13 +33,3 @@ __all__ = ["batch", "BatchRun", "PlanJob", "PlanResult", "find_plans", "evaluate
            "constraint_rows", "summary_row", "CSV_COLUMNS", "SUMMARY_COLUMNS", "RESULT_VERSION",
            "DEFAULT_TIMEOUT_S"]
 
-
-class _CallableModule(types.ModuleType):
-    """``dosecalc.batch(...)`` must call :func:`batch` even after ``import dosecalc.batch``
-    has made the attribute this module."""
-
-    def __call__(self, *args, **kwargs):
-        return batch(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

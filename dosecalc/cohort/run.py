@@ -164,7 +164,7 @@ def batch(paths, protocol, workers: int | None = None, client=None, *, out=None,
     --------
     ``cohort_dir`` holds one folder per patient (here two copies of the synthetic export):
 
-    >>> from dosecalc.batch import batch
+    >>> from dosecalc import batch
     >>> results = list(batch(cohort_dir, "hcc-oligoprogression", workers=1))
     >>> sorted((r.plan, r.status) for r in results)
     [('p1', 'ok'), ('p2', 'ok')]
