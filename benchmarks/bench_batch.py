@@ -21,13 +21,15 @@ PROTOCOL = "hcc-oligoprogression"
 def _cohort(n: int):
     src = synthetic_case(5.0, extra_structures=0)
     root = WORK / f"cohort_{n}"
-    if not (root / ".complete").exists():
+    # the marker sits beside the cohort, not in it: inside, it would be one more "plan"
+    done = WORK / f"cohort_{n}.complete"
+    if not done.exists():
         if root.exists():
             shutil.rmtree(root)
         root.mkdir(parents=True)
         for i in range(n):
             shutil.copytree(src, root / f"patient_{i:03d}", ignore=shutil.ignore_patterns(".complete"))
-        (root / ".complete").write_text("ok\n")
+        done.write_text("ok\n")
     return root
 
 

@@ -28,7 +28,11 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(EXIT_BAD_INPUT)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The CLI's parser.  ``command``: register the arguments of that command only (the
+    others are listed with their help line): a command's ``register`` may import what
+    only that command needs (``--scheduler``'s Dask, ``batch``'s DICOMweb source), and
+    ``dosecalc dvh`` or ``dosecalc --help`` should not pay for it.  None: every command."""
     parser = _Parser(prog="dosecalc", description="DVHs, BED/EQD2 and liver-SBRT protocol checks "
                      "for DICOM RT dose plans. Dose in Gy, volume in cc, coordinates in mm.")
     parser.add_argument("--version", action="version", version=f"dosecalc {__version__}")
@@ -40,9 +44,21 @@ def build_parser() -> argparse.ArgumentParser:
                            description=getattr(mod, "DESCRIPTION", mod.HELP))
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                        help="show tracebacks on error")
-        mod.register(p)
+        if command is None or command == mod.NAME:
+            mod.register(p)
         p.set_defaults(_run=mod.run)
     return parser
+
+
+def _command_in(argv: list[str]) -> str:
+    """The sub-command named in ``argv``: its first word that is not an option (the
+    top-level options take no value).  "" when there is none (``dosecalc --help``)."""
+    for word in argv:
+        if word == "--":
+            break
+        if not word.startswith("-"):
+            return word
+    return ""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
                 stream.reconfigure(errors="backslashreplace")
             except (ValueError, OSError):
                 pass
-    parser = build_parser()
+    parser = build_parser(_command_in(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()

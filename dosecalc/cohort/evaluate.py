@@ -46,6 +46,38 @@ def evaluate_plan(job: PlanJob, protocol, fractions=None, child_pugh=None,
                       time.perf_counter() - t0, None, fingerprint)
 
 
+def evaluate_on_threads(threads: dict, job: PlanJob, *args) -> PlanResult:
+    """:func:`evaluate_plan` on a Dask worker, with numba's thread count set for that
+    worker (``threads``: worker address -> threads, see ``cohort.run._dask_threads``) so
+    that the workers of one machine together use its cores once, not once each.  The
+    results do not depend on the thread count (a rule of the kernels)."""
+    try:
+        from distributed import get_worker
+
+        n = threads.get(get_worker().address)
+    except (ImportError, ValueError):  # not on a Dask worker: numba's own setting
+        n = None
+    if n:
+        import numba
+
+        numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
+    return evaluate_plan(job, *args)
+
+
+def warm_up() -> None:
+    """Ready a new worker process before its first plan: importing this module did the
+    imports of :func:`evaluate_plan`; this does numba's one-time set-up of its compiler
+    context, which the first kernel call of a process pays whether the kernel is
+    compiled or loaded from the on-disk cache (measured 0.5-0.9 s on the 2-core machine).
+    """
+    try:
+        from numba.core.registry import cpu_target  # numba's own first step of a cache load
+
+        cpu_target.target_context.refresh()
+    except (ImportError, AttributeError):  # another numba layout: the first plan pays it
+        pass
+
+
 def failed(job: PlanJob, message: str, seconds: float, fingerprint: str) -> PlanResult:
     """The result of a plan whose evaluation never returned (worker died, time limit)."""
     return PlanResult(job.key, "error", None, None, one_line(message, 2000), seconds, None, fingerprint)

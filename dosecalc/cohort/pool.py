@@ -53,20 +53,24 @@ def _die_with_parent() -> None:
         pass
 
 
-def _worker_main(conn, numba_threads: int, parent_pid: int) -> None:
-    """A worker: receive (function, args), answer ("started",) then ("done", result)."""
+def _worker_main(conn, numba_threads: int, parent_pid: int, warm=None) -> None:
+    """A worker: warm up, then receive (function, args, numba threads), answer
+    ("started",) then ("done", result)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent()
     if os.getppid() != parent_pid:  # the parent died before PDEATHSIG was set
         return
     # each plan's notes are in its report; warnings from workers would only clutter stderr
     warnings.simplefilter("ignore", DoseCalcWarning)
-    try:
-        import numba
-
-        numba.set_num_threads(max(1, min(numba_threads, numba.config.NUMBA_NUM_THREADS)))
-    except ImportError:  # pragma: no cover - numba is a hard dependency
-        pass
+    _set_numba_threads(numba_threads)
+    if warm is not None:
+        # while the parent still searches the cohort: the worker's start-up is not paid
+        # by its first plan (a failing warm-up is only a slower first plan, whose own
+        # error then stays with that plan)
+        try:
+            warm()
+        except Exception:  # noqa: BLE001
+            pass
     while True:
         try:
             msg = conn.recv()
@@ -74,29 +78,44 @@ def _worker_main(conn, numba_threads: int, parent_pid: int) -> None:
             return
         if msg is None:
             return
-        fn, args = msg
+        fn, args, threads = msg
+        if threads != numba_threads:  # the pool shrank to fewer workers than it started with
+            numba_threads = threads
+            _set_numba_threads(threads)
         conn.send(("started",))
         conn.send(("done", fn(*args)))
 
 
+def _set_numba_threads(n: int) -> None:
+    try:
+        import numba
+
+        numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))
+    except ImportError:  # pragma: no cover - numba is a hard dependency
+        pass
+
+
 class _Worker:
-    def __init__(self, ctx, threads: int) -> None:
+    def __init__(self, ctx, threads: int, warm=None) -> None:
+        self.threads = threads
         parent, child = ctx.Pipe()
         self.conn = parent
-        self.proc = ctx.Process(target=_worker_main, args=(child, threads, os.getpid()), daemon=True,
+        self.proc = ctx.Process(target=_worker_main, args=(child, threads, os.getpid(), warm), daemon=True,
                                 name="dosecalc-batch-worker")
         self.proc.start()
         child.close()
         self.job = None
+        self.used = False
         self.sent = 0.0
         self.started: float | None = None
 
     def give(self, job, fn, args) -> None:
         self.job = job
+        self.used = True
         self.sent = time.monotonic()
         self.started = None
         try:
-            self.conn.send((fn, (job, *args)))
+            self.conn.send((fn, (job, *args), self.threads))
         except (BrokenPipeError, ConnectionResetError):
             pass  # the worker died: the next collect records it for this job
 
@@ -125,30 +144,70 @@ class _Worker:
         self.conn.close()
 
 
-def run_pool(jobs, fn, args, workers: int, timeout: float | None, on_fail):
-    """Yield ``fn(job, *args)`` for every job, as they finish, on ``workers`` processes.
+class WorkerPool:
+    """``workers`` worker processes, started at once (each warms up with ``warm()``, a
+    picklable function, while the caller prepares the jobs) and used for one run of
+    :meth:`run`; :meth:`close` ends them.
 
-    ``on_fail(job, message, seconds)`` makes the result of a plan whose worker died or
-    ran past ``timeout`` seconds.
+    Parameters
+    ----------
+    workers : int
+        Processes (>= 1).
+    threads : int, optional
+        numba threads per worker; default: the cores divided among the workers, so that
+        workers x threads does not exceed the cores (results do not depend on it).
+    warm : callable, optional
+        Run by each new worker before its first job (imports, numba's set-up).
     """
-    import multiprocessing
 
-    jobs = deque(jobs)
-    if not jobs:
-        return
-    n = max(1, min(workers, len(jobs)))
-    threads = max(1, (os.cpu_count() or 1) // n)
-    # spawn, not fork: numba's thread pools do not survive a fork safely
-    ctx = multiprocessing.get_context("spawn")
-    pool: list[_Worker] = []
-    try:
-        pool = [_Worker(ctx, threads) for _ in range(n)]
+    def __init__(self, workers: int, threads: int | None = None, warm=None) -> None:
+        import multiprocessing
+
+        self.n = max(1, int(workers))
+        self.threads_given = threads
+        self.threads = threads if threads is not None else max(1, cores() // self.n)
+        self.warm = warm
+        # spawn, not fork: numba's thread pools do not survive a fork safely
+        self.ctx = multiprocessing.get_context("spawn")
+        self.workers: list[_Worker] = []
+        try:
+            for _ in range(self.n):
+                self.workers.append(self._new())
+        except BaseException:
+            self.close()
+            raise
+
+    def _new(self) -> _Worker:
+        return _Worker(self.ctx, self.threads, self.warm)
+
+    def shrink(self, n: int) -> None:
+        """Keep at most ``n`` (>= 1) workers: fewer jobs than workers leave none idle."""
+        while len(self.workers) > max(1, n):
+            self.workers.pop().kill()  # idle (maybe still warming up): nothing to lose
+        if self.threads_given is None:  # the cores shared among the workers that remain
+            self.threads = max(1, cores() // len(self.workers))
+            for w in self.workers:
+                w.threads = self.threads
+
+    def close(self) -> None:
+        """End every worker: idle ones are asked to leave, busy ones are killed."""
+        workers, self.workers = self.workers, []
+        for w in workers:
+            if w.job is not None or not w.used:  # a never used one may still be warming up
+                w.kill()
+            else:
+                w.stop()
+
+    def run(self, jobs, fn, args, timeout: float | None, on_fail):
+        """Yield ``fn(job, *args)`` for every job, as they finish (see :func:`run_pool`)."""
+        jobs = deque(jobs)
+        pool = self.workers
         while jobs or any(w.job is not None for w in pool):
             for i, w in enumerate(pool):
                 if w.job is None and jobs:
                     if not w.proc.is_alive():  # died while idle: no plan lost, replace it
                         w.kill()
-                        pool[i] = w = _Worker(ctx, threads)
+                        pool[i] = w = self._new()
                     w.give(jobs.popleft(), fn, args)
             busy = [w for w in pool if w.job is not None]
             deadlines = [d for d in (w.deadline(timeout) for w in busy) if d is not None]
@@ -159,15 +218,39 @@ def run_pool(jobs, fn, args, workers: int, timeout: float | None, on_fail):
                     continue
                 result, replace = _collect(w, timeout, on_fail)
                 if replace:
-                    pool[i] = _Worker(ctx, threads)
+                    pool[i] = self._new()
                 if result is not None:
                     yield result
+
+
+def cores() -> int:
+    """Cores this process may run on (its CPU affinity, else the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def run_pool(jobs, fn, args, workers: int, timeout: float | None, on_fail, pool: WorkerPool | None = None):
+    """Yield ``fn(job, *args)`` for every job, as they finish, on ``workers`` processes.
+
+    ``on_fail(job, message, seconds)`` makes the result of a plan whose worker died or
+    ran past ``timeout`` seconds.  ``pool``: workers already started (they are ended
+    here, like the ones started here, when the generator ends).
+    """
+    jobs = list(jobs)
+    if not jobs:
+        if pool is not None:
+            pool.close()
+        return
+    try:
+        if pool is None:
+            pool = WorkerPool(min(workers, len(jobs)))
+        pool.shrink(len(jobs))
+        yield from pool.run(jobs, fn, args, timeout, on_fail)
     finally:
-        for w in pool:
-            if w.job is not None:
-                w.kill()
-            else:
-                w.stop()
+        if pool is not None:
+            pool.close()
 
 
 def _collect(w: _Worker, timeout, on_fail):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import weakref
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator
@@ -17,7 +18,7 @@ from ..net.dicomweb import fetch_cohort
 from ..protocols.schema import load_protocol
 from ..tables import batch_wide_frame
 from .discover import find_plans
-from .evaluate import evaluate_plan, failed
+from .evaluate import evaluate_on_threads, evaluate_plan, failed, warm_up
 from .fingerprint import (
     input_table,
     inputs_fingerprint,
@@ -25,7 +26,7 @@ from .fingerprint import (
     redo_reason,
 )
 from .jobs import PlanJob, PlanResult
-from .pool import run_pool
+from .pool import WorkerPool, cores, run_pool
 from .store import Store, check_out_folder, constraint_rows, safe_name, summary_row
 
 #: Default per-plan time limit (s).  A plan takes seconds; a 1 mm grid with many
@@ -47,6 +48,7 @@ class BatchRun:
     jobs: list[PlanJob]
     results: list[PlanResult] = field(default_factory=list)
     redone: dict = field(default_factory=dict)
+    _pool: WorkerPool | None = field(default=None, repr=False)
 
     def __iter__(self) -> "BatchRun":
         return self
@@ -59,6 +61,8 @@ class BatchRun:
     def close(self) -> None:
         """Stop: workers are ended and the tables written for what is done."""
         self._iter.close()
+        if self._pool is not None:  # started, never iterated: the generator never ran
+            self._pool.close()
 
     def run(self) -> list[PlanResult]:
         """Consume the remaining results and return them all."""
@@ -180,18 +184,30 @@ def batch(paths, protocol, workers: int | None = None, client=None, *, out=None,
     out_path = check_out_folder(out) if out is not None else None
     if out_path is not None:
         _refuse_root_as_out(out_path, roots)
-    exclude = [out_path] if out_path is not None and out_path.exists() else []
-    jobs = [j for r in roots for j in find_plans(r, exclude=exclude)]
-    _check_keys(jobs)
-    fingerprint = options_fingerprint(protocol, fractions, child_pugh, dose_is, options)
-    store = None
-    if out_path is not None:
-        inputs = {os.path.realpath(f) for j in jobs for f in j.files}
-        resolved = [os.path.realpath(os.path.expanduser(os.fspath(r))) for r in roots]
-        store = Store(out_path, [display_path(r) for r in resolved], inputs, force=force)
-    runner = BatchRun(iter(()), jobs)
+    n = (os.cpu_count() or 1) if workers is None else workers
+    # Local workers start now and warm up (imports, numba) while this process searches
+    # the cohort and fingerprints its files: a worker's start-up (about 2.5 s, measured)
+    # is then not paid by its first plan.
+    pool = WorkerPool(n, warm=warm_up) if client is None and n > 0 else None
+    try:
+        exclude = [out_path] if out_path is not None and out_path.exists() else []
+        jobs = [j for r in roots for j in find_plans(r, exclude=exclude)]
+        _check_keys(jobs)
+        fingerprint = options_fingerprint(protocol, fractions, child_pugh, dose_is, options)
+        store = None
+        if out_path is not None:
+            inputs = {os.path.realpath(f) for j in jobs for f in j.files}
+            resolved = [os.path.realpath(os.path.expanduser(os.fspath(r))) for r in roots]
+            store = Store(out_path, [display_path(r) for r in resolved], inputs, force=force)
+    except BaseException:
+        if pool is not None:
+            pool.close()
+        raise
+    runner = BatchRun(iter(()), jobs, _pool=pool)
     runner._iter = _run(runner, jobs, (protocol, fractions, child_pugh, fingerprint, dose_is, options), store,
-                        force, workers, client, progress, timeout)
+                        force, n, client, progress, timeout, pool)
+    if pool is not None:  # a run left unfinished and dropped: its workers end with it
+        weakref.finalize(runner, pool.close)
     return runner
 
 
@@ -236,7 +252,7 @@ def _plan_work(jobs, fingerprint, store, force):
 
 
 def _run(runner: BatchRun, jobs, args, store, force, workers, client, progress,
-         timeout) -> Iterator[PlanResult]:
+         timeout, pool=None) -> Iterator[PlanResult]:
     """``args``: what :func:`evaluate_plan` takes after the job (protocol, fractions,
     child_pugh, options fingerprint, dose_is, check options)."""
     fingerprint = args[3]
@@ -251,7 +267,7 @@ def _run(runner: BatchRun, jobs, args, store, force, workers, client, progress,
         for r in done:
             all_results.append(r)
             yield replace(r, status="skipped" if r.status == "ok" else r.status, reason=None)
-        for r in _execute([t[0] for t in todo], args, workers, client, timeout):
+        for r in _execute([t[0] for t in todo], args, workers, client, timeout, pool):
             table, fp_inputs, reason = by_key[r.plan]
             r = replace(r, inputs_fingerprint=fp_inputs, inputs=table, reason=reason)
             if store is not None:
@@ -262,13 +278,17 @@ def _run(runner: BatchRun, jobs, args, store, force, workers, client, progress,
                 bar.write_note(f"{r.plan}: {r.error}")
             yield r
     finally:
+        if pool is not None:
+            pool.close()
         bar.close()
         if store is not None:
             store.write_tables(sorted(all_results, key=lambda r: r.plan))
 
 
-def _execute(jobs, args, workers, client, timeout):
+def _execute(jobs, args, workers, client, timeout, pool=None):
     if not jobs:
+        if pool is not None:
+            pool.close()  # every plan was stored: no work for the workers
         return
     fingerprint = args[3]
 
@@ -278,19 +298,35 @@ def _execute(jobs, args, workers, client, timeout):
     if client is not None:
         yield from _execute_dask(jobs, args, client, on_fail)
         return
-    n = (os.cpu_count() or 1) if workers is None else workers
-    if n == 0:
+    if workers == 0:
         for job in jobs:
             yield evaluate_plan(job, *args)
         return
 
-    yield from run_pool(jobs, evaluate_plan, args, n, timeout, on_fail)
+    yield from run_pool(jobs, evaluate_plan, args, workers, timeout, on_fail, pool=pool)
+
+
+def _dask_threads(client) -> dict:
+    """numba threads per Dask worker (address -> n): the cores of its machine shared
+    among the worker threads Dask runs there (a LocalCluster of 2 single-threaded workers
+    on 2 cores: 1 each, not numba's default of 2 each)."""
+    try:
+        workers = client.scheduler_info()["workers"]
+        machine_cores = client.run(cores)  # address -> cores the worker may run on
+    except Exception:  # noqa: BLE001 - an old or odd cluster: leave numba's default
+        return {}
+    per_host: dict = {}
+    for info in workers.values():
+        per_host[info.get("host")] = per_host.get(info.get("host"), 0) + int(info.get("nthreads") or 1)
+    return {addr: max(1, int(machine_cores.get(addr, 1)) // max(1, per_host.get(info.get("host"), 1)))
+            for addr, info in workers.items()}
 
 
 def _execute_dask(jobs, args, client, on_fail):
     from distributed import as_completed
 
-    futures = {client.submit(evaluate_plan, job, *args, pure=False,
+    threads = _dask_threads(client)
+    futures = {client.submit(evaluate_on_threads, threads, job, *args, pure=False,
                              key=f"dosecalc-{safe_name(job.key)}-{i}"): job
                for i, job in enumerate(jobs)}
     try:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from ..model import CaseData as Case
+if TYPE_CHECKING:  # dosecalc --help imports every command module: nothing heavy at the top
+    from ..model import CaseData as Case
 
 NAME = "info"
 HELP = "summarise a DICOM RT export: files, dose grid, structures, plan"
@@ -103,6 +103,8 @@ def case_summary(case: Case) -> dict:
     if g is not None:
         thickness = g.spacing_mm[2]
     elif case.ct is not None and case.ct.n_slices > 1:
+        import numpy as np  # dosecalc --help imports this module (cold start, measured)
+
         thickness = float(np.median(np.diff(case.ct.z_positions_mm)))
     structures = []
     for s in case.structures:
