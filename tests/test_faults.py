@@ -101,6 +101,15 @@ def _rd(folder) -> Path:
 
 
 def _children(pid: int) -> set[int]:
+    """Every process below ``pid``: the batch's workers are forked by its fork server
+    (a child of the batch), so they are its grandchildren."""
+    out = set()
+    for child in _direct_children(pid):
+        out |= {child} | _children(child)
+    return out
+
+
+def _direct_children(pid: int) -> set[int]:
     out = set()
     for d in Path("/proc").iterdir():
         if not d.name.isdigit():
@@ -485,7 +494,8 @@ def test_sigterm_stops_workers_and_writes_tables(cohort6, tmp_path):
 def test_sigkill_of_the_batch_takes_its_workers(cohort6, tmp_path):
     proc = _start_batch(cohort6, tmp_path / "out")
     try:
-        assert _wait_for(lambda: len(_children(proc.pid)) >= 2, 60)
+        # the fork server and multiprocessing's resource tracker, then the 2 workers
+        assert _wait_for(lambda: len(_children(proc.pid)) >= 4, 60)
         time.sleep(1.0)
         workers = _children(proc.pid)
         proc.kill()

@@ -12,10 +12,20 @@ per worker over a pipe:
   killed, and leaving the generator (end, error, SIGINT/SIGTERM) stops them all;
 - workers ignore SIGINT: Ctrl-C on a terminal reaches the whole process group, and the
   batch, not each worker, decides what happens.
+
+Workers are forked from multiprocessing's fork server, started once per batch process
+with ``preload`` imported (``dosecalc.cohort.warm``: the imports and numba's set-up):
+a new worker starts ready in milliseconds instead of the ~2.5 s a spawned interpreter
+spent importing, in every batch call of a process and for every replaced worker.  The
+server only imports: it never runs a numba kernel, so no thread pool exists when it
+forks (numba's thread pools do not survive a fork).  Where there is no fork server
+(not POSIX), workers are spawned and import ``preload`` themselves.
 """
 
 from __future__ import annotations
 
+import importlib
+import multiprocessing
 import os
 import signal
 import time
@@ -53,22 +63,28 @@ def _die_with_parent() -> None:
         pass
 
 
-def _worker_main(conn, numba_threads: int, parent_pid: int, warm=None) -> None:
+def _worker_main(conn, numba_threads: int, parent_pid: int | None, warm=None) -> None:
     """A worker: warm up, then receive (function, args, numba threads), answer
     ("started",) then ("done", result)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent()
-    if os.getppid() != parent_pid:  # the parent died before PDEATHSIG was set
+    # the parent (the batch, or the fork server, which ends with the batch) died before
+    # PDEATHSIG was set
+    if parent_pid is not None and os.getppid() != parent_pid:
         return
     # each plan's notes are in its report; warnings from workers would only clutter stderr
     warnings.simplefilter("ignore", DoseCalcWarning)
+    # A worker starts no process.  Said before numba starts its threads: in a process
+    # whose start method is a kind of fork, numba takes a multiprocessing lock (a named
+    # semaphore) for that start, which a worker killed mid-plan would leave to the
+    # resource tracker to warn about on the batch's stderr.
+    multiprocessing.set_start_method("spawn", force=True)
     _set_numba_threads(numba_threads)
     if warm is not None:
-        # while the parent still searches the cohort: the worker's start-up is not paid
-        # by its first plan (a failing warm-up is only a slower first plan, whose own
-        # error then stays with that plan)
+        # a spawned worker (no fork server) readies itself: a failing warm-up is only a
+        # slower first plan, whose own error then stays with that plan
         try:
-            warm()
+            importlib.import_module(warm)
         except Exception:  # noqa: BLE001
             pass
     while True:
@@ -79,7 +95,7 @@ def _worker_main(conn, numba_threads: int, parent_pid: int, warm=None) -> None:
         if msg is None:
             return
         fn, args, threads = msg
-        if threads != numba_threads:  # the pool shrank to fewer workers than it started with
+        if threads != numba_threads:  # a pool may share the cores anew between runs
             numba_threads = threads
             _set_numba_threads(threads)
         conn.send(("started",))
@@ -96,11 +112,14 @@ def _set_numba_threads(n: int) -> None:
 
 
 class _Worker:
-    def __init__(self, ctx, threads: int, warm=None) -> None:
+    def __init__(self, ctx, threads: int, warm: str | None = None) -> None:
         self.threads = threads
         parent, child = ctx.Pipe()
         self.conn = parent
-        self.proc = ctx.Process(target=_worker_main, args=(child, threads, os.getpid(), warm), daemon=True,
+        forked = ctx.get_start_method() == "forkserver"
+        parent_pid = _fork_server_pid() if forked else os.getpid()
+        self.proc = ctx.Process(target=_worker_main, args=(child, threads, parent_pid, None if forked else warm),
+                                daemon=True,
                                 name="dosecalc-batch-worker")
         self.proc.start()
         child.close()
@@ -145,9 +164,8 @@ class _Worker:
 
 
 class WorkerPool:
-    """``workers`` worker processes, started at once (each warms up with ``warm()``, a
-    picklable function, while the caller prepares the jobs) and used for one run of
-    :meth:`run`; :meth:`close` ends them.
+    """``workers`` worker processes, started at once and used for one run of :meth:`run`;
+    :meth:`close` ends them.
 
     Parameters
     ----------
@@ -156,19 +174,17 @@ class WorkerPool:
     threads : int, optional
         numba threads per worker; default: the cores divided among the workers, so that
         workers x threads does not exceed the cores (results do not depend on it).
-    warm : callable, optional
-        Run by each new worker before its first job (imports, numba's set-up).
+    preload : str, optional
+        A module that readies a worker when imported (``dosecalc.cohort.warm``): imported
+        once by the fork server (its preload, when this process starts the server), or by
+        each spawned worker.
     """
 
-    def __init__(self, workers: int, threads: int | None = None, warm=None) -> None:
-        import multiprocessing
-
+    def __init__(self, workers: int, threads: int | None = None, preload: str | None = None) -> None:
         self.n = max(1, int(workers))
-        self.threads_given = threads
         self.threads = threads if threads is not None else max(1, cores() // self.n)
-        self.warm = warm
-        # spawn, not fork: numba's thread pools do not survive a fork safely
-        self.ctx = multiprocessing.get_context("spawn")
+        self.warm = preload
+        self.ctx = _context(preload)
         self.workers: list[_Worker] = []
         try:
             for _ in range(self.n):
@@ -179,15 +195,6 @@ class WorkerPool:
 
     def _new(self) -> _Worker:
         return _Worker(self.ctx, self.threads, self.warm)
-
-    def shrink(self, n: int) -> None:
-        """Keep at most ``n`` (>= 1) workers: fewer jobs than workers leave none idle."""
-        while len(self.workers) > max(1, n):
-            self.workers.pop().kill()  # idle (maybe still warming up): nothing to lose
-        if self.threads_given is None:  # the cores shared among the workers that remain
-            self.threads = max(1, cores() // len(self.workers))
-            for w in self.workers:
-                w.threads = self.threads
 
     def close(self) -> None:
         """End every worker: idle ones are asked to leave, busy ones are killed."""
@@ -223,6 +230,43 @@ class WorkerPool:
                     yield result
 
 
+def _context(preload: str | None):
+    """The fork server's context (its preload set while the server has not started),
+    else spawn.  Never plain fork: this process may have numba threads running."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():  # pragma: no cover - not POSIX
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    if _fork_server_pid() is None:
+        from multiprocessing import forkserver
+
+        if preload is not None:
+            ctx.set_forkserver_preload([preload])
+        forkserver.ensure_running()  # returns at once; the server imports its preload
+    return ctx
+
+
+def prepare(preload: str | None) -> None:
+    """Start the fork server now (if it does not run), so that it imports ``preload``
+    while this process does other work (searching the cohort)."""
+    _context(preload)
+
+
+def _fork_server_pid() -> int | None:
+    """The fork server's process id once it runs (it forks the workers, so it is their
+    parent), else None."""
+    from multiprocessing import forkserver
+
+    server = getattr(forkserver, "_forkserver", None)
+    pid = getattr(server, "_forkserver_pid", None)
+    if pid is None:
+        return None
+    try:
+        os.kill(pid, 0)
+    except OSError:  # ended (its parent, this process, lives: restarted on next use)
+        return None
+    return pid
+
+
 def cores() -> int:
     """Cores this process may run on (its CPU affinity, else the machine's count)."""
     try:
@@ -231,22 +275,18 @@ def cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def run_pool(jobs, fn, args, workers: int, timeout: float | None, on_fail, pool: WorkerPool | None = None):
+def run_pool(jobs, fn, args, workers: int, timeout: float | None, on_fail, preload: str | None = None):
     """Yield ``fn(job, *args)`` for every job, as they finish, on ``workers`` processes.
 
     ``on_fail(job, message, seconds)`` makes the result of a plan whose worker died or
-    ran past ``timeout`` seconds.  ``pool``: workers already started (they are ended
-    here, like the ones started here, when the generator ends).
+    ran past ``timeout`` seconds.  ``preload``: see :class:`WorkerPool`.
     """
     jobs = list(jobs)
     if not jobs:
-        if pool is not None:
-            pool.close()
         return
+    pool = None
     try:
-        if pool is None:
-            pool = WorkerPool(min(workers, len(jobs)))
-        pool.shrink(len(jobs))
+        pool = WorkerPool(min(workers, len(jobs)), preload=preload)
         yield from pool.run(jobs, fn, args, timeout, on_fail)
     finally:
         if pool is not None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import weakref
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator
@@ -18,7 +17,7 @@ from ..net.dicomweb import fetch_cohort
 from ..protocols.schema import load_protocol
 from ..tables import batch_wide_frame
 from .discover import find_plans
-from .evaluate import evaluate_on_threads, evaluate_plan, failed, warm_up
+from .evaluate import evaluate_on_threads, evaluate_plan, failed
 from .fingerprint import (
     input_table,
     inputs_fingerprint,
@@ -26,13 +25,16 @@ from .fingerprint import (
     redo_reason,
 )
 from .jobs import PlanJob, PlanResult
-from .pool import WorkerPool, cores, run_pool
+from .pool import cores, prepare, run_pool
 from .store import Store, check_out_folder, constraint_rows, safe_name, summary_row
 
 #: Default per-plan time limit (s).  A plan takes seconds; a 1 mm grid with many
 #: structures well under a minute.  Ten minutes marks a plan that will never finish
 #: (a hung file system, a pathological export) without cutting a slow real one.
 DEFAULT_TIMEOUT_S = 600.0
+
+#: What readies a worker process (imported by the workers' fork server).
+WORKER_PRELOAD = "dosecalc.cohort.warm"
 
 
 @dataclass
@@ -48,7 +50,6 @@ class BatchRun:
     jobs: list[PlanJob]
     results: list[PlanResult] = field(default_factory=list)
     redone: dict = field(default_factory=dict)
-    _pool: WorkerPool | None = field(default=None, repr=False)
 
     def __iter__(self) -> "BatchRun":
         return self
@@ -61,8 +62,6 @@ class BatchRun:
     def close(self) -> None:
         """Stop: workers are ended and the tables written for what is done."""
         self._iter.close()
-        if self._pool is not None:  # started, never iterated: the generator never ran
-            self._pool.close()
 
     def run(self) -> list[PlanResult]:
         """Consume the remaining results and return them all."""
@@ -185,29 +184,23 @@ def batch(paths, protocol, workers: int | None = None, client=None, *, out=None,
     if out_path is not None:
         _refuse_root_as_out(out_path, roots)
     n = (os.cpu_count() or 1) if workers is None else workers
-    # Local workers start now and warm up (imports, numba) while this process searches
-    # the cohort and fingerprints its files: a worker's start-up (about 2.5 s, measured)
-    # is then not paid by its first plan.
-    pool = WorkerPool(n, warm=warm_up) if client is None and n > 0 else None
-    try:
-        exclude = [out_path] if out_path is not None and out_path.exists() else []
-        jobs = [j for r in roots for j in find_plans(r, exclude=exclude)]
-        _check_keys(jobs)
-        fingerprint = options_fingerprint(protocol, fractions, child_pugh, dose_is, options)
-        store = None
-        if out_path is not None:
-            inputs = {os.path.realpath(f) for j in jobs for f in j.files}
-            resolved = [os.path.realpath(os.path.expanduser(os.fspath(r))) for r in roots]
-            store = Store(out_path, [display_path(r) for r in resolved], inputs, force=force)
-    except BaseException:
-        if pool is not None:
-            pool.close()
-        raise
-    runner = BatchRun(iter(()), jobs, _pool=pool)
+    if client is None and n > 0:
+        # the fork server of the workers imports what a plan needs while this process
+        # searches the cohort and fingerprints its files (once per process: later batch
+        # calls find it ready)
+        prepare(WORKER_PRELOAD)
+    exclude = [out_path] if out_path is not None and out_path.exists() else []
+    jobs = [j for r in roots for j in find_plans(r, exclude=exclude)]
+    _check_keys(jobs)
+    fingerprint = options_fingerprint(protocol, fractions, child_pugh, dose_is, options)
+    store = None
+    if out_path is not None:
+        inputs = {os.path.realpath(f) for j in jobs for f in j.files}
+        resolved = [os.path.realpath(os.path.expanduser(os.fspath(r))) for r in roots]
+        store = Store(out_path, [display_path(r) for r in resolved], inputs, force=force)
+    runner = BatchRun(iter(()), jobs)
     runner._iter = _run(runner, jobs, (protocol, fractions, child_pugh, fingerprint, dose_is, options), store,
-                        force, n, client, progress, timeout, pool)
-    if pool is not None:  # a run left unfinished and dropped: its workers end with it
-        weakref.finalize(runner, pool.close)
+                        force, n, client, progress, timeout)
     return runner
 
 
@@ -252,7 +245,7 @@ def _plan_work(jobs, fingerprint, store, force):
 
 
 def _run(runner: BatchRun, jobs, args, store, force, workers, client, progress,
-         timeout, pool=None) -> Iterator[PlanResult]:
+         timeout) -> Iterator[PlanResult]:
     """``args``: what :func:`evaluate_plan` takes after the job (protocol, fractions,
     child_pugh, options fingerprint, dose_is, check options)."""
     fingerprint = args[3]
@@ -267,7 +260,7 @@ def _run(runner: BatchRun, jobs, args, store, force, workers, client, progress,
         for r in done:
             all_results.append(r)
             yield replace(r, status="skipped" if r.status == "ok" else r.status, reason=None)
-        for r in _execute([t[0] for t in todo], args, workers, client, timeout, pool):
+        for r in _execute([t[0] for t in todo], args, workers, client, timeout):
             table, fp_inputs, reason = by_key[r.plan]
             r = replace(r, inputs_fingerprint=fp_inputs, inputs=table, reason=reason)
             if store is not None:
@@ -278,17 +271,13 @@ def _run(runner: BatchRun, jobs, args, store, force, workers, client, progress,
                 bar.write_note(f"{r.plan}: {r.error}")
             yield r
     finally:
-        if pool is not None:
-            pool.close()
         bar.close()
         if store is not None:
             store.write_tables(sorted(all_results, key=lambda r: r.plan))
 
 
-def _execute(jobs, args, workers, client, timeout, pool=None):
+def _execute(jobs, args, workers, client, timeout):
     if not jobs:
-        if pool is not None:
-            pool.close()  # every plan was stored: no work for the workers
         return
     fingerprint = args[3]
 
@@ -303,7 +292,7 @@ def _execute(jobs, args, workers, client, timeout, pool=None):
             yield evaluate_plan(job, *args)
         return
 
-    yield from run_pool(jobs, evaluate_plan, args, workers, timeout, on_fail, pool=pool)
+    yield from run_pool(jobs, evaluate_plan, args, workers, timeout, on_fail, preload=WORKER_PRELOAD)
 
 
 def _dask_threads(client) -> dict:
