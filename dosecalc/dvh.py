@@ -55,6 +55,10 @@ Converted dose.  ``quantity`` is ``"dose"`` or a TG-263 label such as
 ``"EQD2Gy(a/b=2.5)"``; metric labels make it explicit (``D95%[Gy]`` on that DVH is
 labelled ``D95%[EQD2Gy(a/b=2.5)]``, ``V20Gy[cc]`` is ``V20EQD2Gy(a/b=2.5)[cc]``), and a
 spec naming another quantity is refused.
+
+The DVH's jobs live beside it, one a module: :mod:`dosecalc.dvh_curve` (the curve from
+samples, exact or binned, and read back), :mod:`dosecalc.dvh_evaluate` (the metrics),
+:mod:`dosecalc.dvh_export` (dict and pandas table); this module holds the DVH type.
 """
 
 from __future__ import annotations
@@ -62,31 +66,20 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable, Literal
+from typing import Iterable
 
 import numpy as np
 
-from ._pandas import pandas_module
-from .errors import DoseCalcWarning, MetricSpecError, ParameterError
-from .kernels.dvh import new_stats_state, stable_argsort, stats_accumulate, stats_result, weighted_histogram
-from .metrics import MetricSpec, metric_label, parse_metric, quantity_matches
-from .serialise import jsonable
+from .dvh_curve import (  # noqa: F401  (EXACT_LIMIT, MIN_BINS: re-exported, their old home)
+    DEFAULT_BIN_GY, EXACT_LIMIT, MIN_BINS, OUTSIDE_TOL_CC, curve_fields, dose_at_volume, read_only,
+    volume_at_dose)
+from .dvh_evaluate import MetricResult, evaluate_metric
+from .dvh_export import dvh_curve_frame, dvh_to_dict
+from .errors import DoseCalcWarning, ParameterError
+from .metrics import MetricSpec, metric_label
 
-if TYPE_CHECKING:  # pragma: no cover
-    import pandas
-
-#: Above this many samples ``mode="auto"`` histograms instead of sorting: a sort is
-#: O(N log N) and dominated the DVHs of large organs, the histogram is O(N), and with
-#: :data:`MIN_BINS` bins its curve differs from the sorted one by far less than the
-#: dose grid resolves (<= range / 65536, 0.0008 Gy over a 50 Gy range).
-EXACT_LIMIT = 200_000
-#: The binned mode uses at least this many bins across [Min, Max] (finer than bin_gy
-#: when the dose range is small, so low-dose structures keep their relative precision).
-MIN_BINS = 65_536
-#: Default (maximum) bin width of the binned mode, Gy.
-DEFAULT_BIN_GY = 0.01
-#: Outside volumes below this (cc) are rounding noise of the geometry, not a coverage gap.
-_OUTSIDE_TOL_CC = 1e-6
+__all__ = ["DEFAULT_BIN_GY", "DVH", "EXACT_LIMIT", "MIN_BINS", "CoverageWarning", "DVHWarning", "MetricResult",
+           "dvh_curve_frame"]
 
 
 class DVHWarning(UserWarning):
@@ -97,35 +90,6 @@ class CoverageWarning(DVHWarning, DoseCalcWarning):
     """Part of a structure lies outside the dose grid: its metrics describe the covered
     part only (``DVH.outside_cc``, ``DVH.coverage_warning``)."""
 
-
-@dataclass(frozen=True)
-class MetricResult:
-    """The value of one metric, its TG-263 label, and a note when it needs one.
-
-    Attributes
-    ----------
-    spec : str
-        The spec as asked, e.g. ``"D95%[Gy]"``.
-    label : str
-        The label with the dose quantity explicit (``"D95%[EQD2Gy(a/b=2.5)]"``).
-    value : float
-        In the spec's output unit; NaN when the metric has no value.
-    unit : str
-        Output unit (``Gy``, ``cGy``, ``cc``, ``%`` or the converted-dose label).
-    note : str or None
-        Why the value is NaN, or that the structure is not fully covered by the grid.
-    """
-
-    spec: str
-    label: str
-    value: float
-    unit: str
-    note: str | None = None
-
-
-def _readonly(a: np.ndarray) -> np.ndarray:
-    a.setflags(write=False)
-    return a
 
 
 @dataclass(frozen=True, eq=False)
@@ -186,7 +150,7 @@ class DVH:
         all_settings.update({"mode": "empty", "n_samples": 0, "empty_reason": reason})
         return cls(name=str(name), volume_cc=0.0, outside_cc=0.0, prescription_gy=prescription_gy,
                    quantity=quantity, settings=all_settings,
-                   curve_volume_cc=_readonly(np.zeros(0)), curve_dose_gy=_readonly(np.zeros(0)),
+                   curve_volume_cc=read_only(np.zeros(0)), curve_dose_gy=read_only(np.zeros(0)),
                    covered_cc=0.0, empty_reason=str(reason))
 
     @classmethod
@@ -267,109 +231,11 @@ class DVH:
         histogram bins are accumulated in sample order across the pieces.  Other
         parameters as in :meth:`from_samples`.
         """
-        label = f" of {name!r}" if name else ""
-        outside = float(outside_cc)
-        if not math.isfinite(outside) or outside < -_OUTSIDE_TOL_CC:
-            raise ParameterError(f"DVH{label}: outside_cc must be a finite volume >= 0 cc, got {outside_cc!r}")
-        outside = max(outside, 0.0)
-        if prescription_gy is not None:
-            prescription_gy = float(prescription_gy)
-            if not (math.isfinite(prescription_gy) and prescription_gy > 0):
-                raise ParameterError(f"DVH{label}: prescription_gy must be a dose > 0 Gy or None, "
-                                     f"got {prescription_gy!r}")
-        if mode not in ("auto", "exact", "binned"):
-            raise ParameterError(f"DVH{label}: mode must be 'auto', 'exact' or 'binned', got {mode!r}")
-        if not (isinstance(bin_gy, (int, float)) and math.isfinite(bin_gy) and bin_gy > 0):
-            raise ParameterError(f"DVH{label}: bin_gy must be a dose step > 0 Gy, got {bin_gy!r}")
-        if not isinstance(quantity, str) or not quantity:
-            raise ParameterError(f"DVH{label}: quantity must be 'dose' or a label such as "
-                                 f"'EQD2Gy(a/b=2.5)', got {quantity!r}")
-
-        acc = new_stats_state()
-        for d, v in chunks():
-            stats_accumulate(d, v, acc)
-        dmin, dmax, covered, sum_dv, n_used, n_bad_dose, n_bad_vol = stats_result(acc)
-        if n_bad_vol:
-            raise ParameterError(f"DVH{label}: volume_cc holds {n_bad_vol} negative or non-finite "
-                                 f"values; sample volumes must be >= 0 cc")
-        if n_bad_dose:
-            raise ParameterError(f"DVH{label}: dose_gy holds {n_bad_dose} non-finite values (NaN/inf) "
-                                 f"where the volume is > 0; every sampled dose must be finite")
-        if n_used == 0 and outside <= 0.0:
-            raise ParameterError(f"DVH{label}: no sample with volume > 0 and no outside volume: "
-                                 f"the structure is empty")
-
-        chosen = mode if mode != "auto" else ("exact" if n_used <= EXACT_LIMIT else "binned")
-        info = {"mode": chosen, "n_samples": int(n_used)}
-        if n_used == 0:
-            vol_pts = np.zeros(0)
-            dose_pts = np.zeros(0)
-            covered = 0.0
-            mean = math.nan
-        elif dmin == dmax:
-            # One dose everywhere: the curve is flat, both modes agree exactly.
-            vol_pts = np.array([0.0, covered])
-            dose_pts = np.array([dmax, dmax])
-            mean = dmax
-        elif chosen == "exact":
-            parts = list(chunks())
-            d = parts[0][0] if len(parts) == 1 else np.concatenate([p[0] for p in parts])
-            v = parts[0][1] if len(parts) == 1 else np.concatenate([p[1] for p in parts])
-            keep = v > 0.0
-            ds, vs = (d[keep], v[keep]) if not keep.all() else (d, v)
-            order = stable_argsort(-ds)
-            ds = ds[order]
-            vs = vs[order]
-            mid = np.cumsum(vs) - 0.5 * vs
-            np.minimum(mid, covered, out=mid)
-            vol_pts = np.concatenate(([0.0], mid, [covered]))
-            dose_pts = np.concatenate(([ds[0]], ds, [ds[-1]]))
-            mean = sum_dv / covered
-        else:
-            nbins = max(MIN_BINS, int(math.ceil((dmax - dmin) / bin_gy - 1e-9)))
-            width = (dmax - dmin) / nbins
-            hist = np.zeros(nbins)
-            for d, v in chunks():
-                weighted_histogram(d, v, dmin, width, hist)
-            # Cumulative volume at each edge, hottest first; edges end exactly at Max/Min.
-            above = np.concatenate(([0.0], np.cumsum(hist[::-1])))
-            np.minimum(above, covered, out=above)
-            above[-1] = covered
-            edges = dmin + width * np.arange(nbins, -1, -1, dtype=np.float64)
-            edges[0] = dmax
-            edges[-1] = dmin
-            vol_pts, dose_pts = above, edges
-            mean = sum_dv / covered
-            info["bin_gy"] = width
-        # Keep the mean inside [Min, Max] despite the last-bit rounding of the sums.
-        if n_used:
-            mean = min(max(mean, dmin), dmax)
-            if minmax_gy is not None and all(math.isfinite(float(m)) for m in minmax_gy):
-                dmin, dmax = float(minmax_gy[0]), float(minmax_gy[1])
-                info["extremes"] = minmax_source or "given"
-            elif extremes_gy is not None:
-                ext = np.asarray(extremes_gy, dtype=np.float64).ravel()
-                ext = ext[np.isfinite(ext)]
-                if ext.size:
-                    dmin = min(dmin, float(ext.min()))
-                    dmax = max(dmax, float(ext.max()))
-                    info["extremes"] = "samples and prism corners"
-        all_settings = dict(settings or {})
-        all_settings.update(info)
-        return cls(
-            name=str(name),
-            volume_cc=float(covered + outside),
-            outside_cc=outside,
-            prescription_gy=prescription_gy,
-            quantity=quantity,
-            settings=all_settings,
-            curve_volume_cc=_readonly(np.ascontiguousarray(vol_pts, dtype=np.float64)),
-            curve_dose_gy=_readonly(np.ascontiguousarray(dose_pts, dtype=np.float64)),
-            covered_cc=float(covered),
-            _min_gy=float(dmin) if n_used else math.nan,
-            _max_gy=float(dmax) if n_used else math.nan,
-            _mean_gy=float(mean),
-        )
+        return cls(**curve_fields(chunks, name=name, outside_cc=outside_cc,
+                                  prescription_gy=prescription_gy, quantity=quantity,
+                                  settings=settings, mode=mode, bin_gy=bin_gy,
+                                  extremes_gy=extremes_gy, minmax_gy=minmax_gy,
+                                  minmax_source=minmax_source))
 
     # --- summary values ---------------------------------------------------------------
     @property
@@ -390,7 +256,7 @@ class DVH:
     @property
     def coverage_warning(self) -> str | None:
         """A sentence when part of the structure lies outside the dose grid, else None."""
-        if self.outside_cc <= _OUTSIDE_TOL_CC:
+        if self.outside_cc <= OUTSIDE_TOL_CC:
             return None
         pct = 100.0 * self.outside_cc / self.volume_cc
         who = f"{self.name!r}: " if self.name else ""
@@ -404,41 +270,11 @@ class DVH:
 
         Values outside [0, covered_cc] give NaN.
         """
-        v = np.asarray(volume_cc, dtype=np.float64)
-        x, y = self.curve_volume_cc, self.curve_dose_gy
-        out = np.full(v.shape, np.nan)
-        if x.size == 0:
-            return float(out) if out.ndim == 0 else out
-        ok = (v >= 0.0) & (v <= self.covered_cc * (1 + 1e-12))
-        vv = np.minimum(v[ok], x[-1])
-        # First point at or beyond v: at a vertical step (empty bins) this is its top.
-        j = np.searchsorted(x, vv, side="left")
-        j = np.clip(j, 1, x.size - 1)
-        x0, x1, y0, y1 = x[j - 1], x[j], y[j - 1], y[j]
-        span = x1 - x0
-        t = np.divide(vv - x0, span, out=np.ones_like(vv), where=span > 0)
-        res = y0 + np.clip(t, 0.0, 1.0) * (y1 - y0)
-        res = np.where(vv <= x[0], y[0], res)
-        out[ok] = res
-        return float(out) if out.ndim == 0 else out
+        return dose_at_volume(self.curve_volume_cc, self.curve_dose_gy, self.covered_cc, volume_cc)
 
     def volume_at_dose(self, dose_gy) -> np.ndarray | float:
         """``V(d)``: volume (cc) receiving at least ``dose_gy`` = sup{v : D(v) >= d}."""
-        d = np.asarray(dose_gy, dtype=np.float64)
-        x, y = self.curve_volume_cc, self.curve_dose_gy
-        if x.size == 0:
-            out = np.zeros(d.shape)
-            return float(out) if out.ndim == 0 else out
-        # Last point whose dose is >= d (y is non-increasing).
-        k = np.searchsorted(-y, -d, side="right") - 1
-        kk = np.clip(k, 0, x.size - 2)
-        y0, y1, x0, x1 = y[kk], y[kk + 1], x[kk], x[kk + 1]
-        drop = y0 - y1
-        t = np.divide(y0 - d, drop, out=np.zeros_like(d * 1.0), where=drop > 0)
-        res = x0 + np.clip(t, 0.0, 1.0) * (x1 - x0)
-        res = np.where(k < 0, 0.0, np.where(k >= x.size - 1, x[-1], res))
-        res = np.where(np.isnan(d), np.nan, res)
-        return float(res) if res.ndim == 0 else res
+        return volume_at_dose(self.curve_volume_cc, self.curve_dose_gy, dose_gy)
 
     def cumulative(self, dose_gy=None, relative: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """The cumulative DVH sampled at doses.
@@ -514,18 +350,7 @@ class DVH:
         ParameterError
             A ``%``-of-prescription metric on a DVH without ``prescription_gy``.
         """
-        if not isinstance(spec, (str, MetricSpec)):
-            raise MetricSpecError(f"metric must be a TG-263 spec such as 'D95%[Gy]', got {type(spec).__name__} {spec!r:.40}")
-        s = parse_metric(spec) if isinstance(spec, str) else spec
-        self._check_quantity(s)
-        value, note = self._value(s)
-        unit = s.output_unit
-        if unit == "Gy" and self.quantity != "dose":
-            unit = self.quantity
-        cov = self.coverage_warning
-        if cov and s.kind != "Volume" and note is None and self.covered_cc > 0:
-            note = cov
-        return MetricResult(spec=s.text, label=self.label(s), value=float(value), unit=unit, note=note)
+        return evaluate_metric(self, spec)
 
     def metric(self, spec: str | MetricSpec) -> float:
         """Value of one TG-263 metric, e.g. ``"D0.03cc[Gy]"``, ``"CV15Gy[cc]"``.
@@ -569,69 +394,6 @@ class DVH:
                 warnings.warn(f"{r.label}: {r.note}", DVHWarning, stacklevel=2)
             out[str(spec) if isinstance(spec, MetricSpec) else spec] = r.value
         return out
-
-    def _check_quantity(self, s: MetricSpec) -> None:
-        lab = s.dose_label
-        if lab is None:
-            return
-        if lab == "cGy" and self.quantity != "dose":
-            raise MetricSpecError(f"metric {s.text!r}: cGy applies to physical dose only; this DVH "
-                                  f"holds {self.quantity} (use Gy)")
-        if not quantity_matches(lab, self.quantity):
-            raise MetricSpecError(f"metric {s.text!r} is about {lab} but the DVH of {self.name!r} holds "
-                                  f"{'physical dose' if self.quantity == 'dose' else self.quantity}")
-
-    def _rx(self, s: MetricSpec) -> float:
-        if self.prescription_gy is None:
-            raise ParameterError(f"metric {s.text!r} is relative to the prescription, but the DVH of "
-                                 f"{self.name!r} has no prescription_gy: pass prescription_gy")
-        return self.prescription_gy
-
-    def _dose_out(self, s: MetricSpec, dose: float) -> float:
-        if s.output_unit == "%":
-            return 100.0 * dose / self._rx(s)
-        if s.output_unit == "cGy":
-            return 100.0 * dose
-        return dose
-
-    def _value(self, s: MetricSpec) -> tuple[float, str | None]:
-        if self.empty_reason:
-            return math.nan, f"{self.name!r} has no volume: {self.empty_reason}"
-        if s.kind == "Volume":
-            return self.volume_cc, None
-        if s.needs_prescription:
-            self._rx(s)  # raise before anything else when there is no prescription
-        if self.covered_cc <= 0:
-            return math.nan, f"no part of {self.name!r} lies inside the dose grid ({self.volume_cc:.3f} cc outside)"
-        if s.kind in ("Mean", "Max", "Min"):
-            dose = {"Mean": self.mean_gy, "Max": self.max_gy, "Min": self.min_gy}[s.kind]
-            return self._dose_out(s, dose), None
-        x = 0.0 if s.value is None else float(s.value)  # D/DC/V/CV specs always carry x
-        if s.kind in ("D", "DC"):
-            if s.value_unit == "%":
-                x_cc = x / 100.0 * self.covered_cc
-            else:
-                x_cc = x
-                if x_cc > self.covered_cc * (1 + 1e-12):
-                    what = "hottest" if s.kind == "D" else "coldest"
-                    return math.nan, (f"the {what} {s.value:g} cc do not exist: {self.name!r} has "
-                                      f"{self.covered_cc:.4g} cc inside the dose grid")
-                x_cc = min(x_cc, self.covered_cc)
-            at = x_cc if s.kind == "D" else self.covered_cc - x_cc
-            return self._dose_out(s, float(self.dose_at_volume(max(at, 0.0)))), None
-        # V / CV
-        if s.value_unit == "%":
-            threshold = x / 100.0 * self._rx(s)
-        elif s.value_unit == "cGy":
-            threshold = x / 100.0
-        else:
-            threshold = x
-        vol = float(self.volume_at_dose(threshold))
-        if s.kind == "CV":
-            vol = max(self.covered_cc - vol, 0.0)
-        if s.output_unit == "%":
-            vol = 100.0 * vol / self.covered_cc
-        return vol, None
 
     # --- notebook display ---------------------------------------------------------------
     def _unit(self) -> str:
@@ -696,72 +458,4 @@ class DVH:
             When given, include the cumulative curve every ``curve_step_gy`` Gy
             (``"cumulative": {"dose_gy": [...], "volume_cc": [...]}``).
         """
-        def num(x):
-            return None if x is None or (isinstance(x, float) and not math.isfinite(x)) else float(x)
-
-        out = {
-            "name": self.name,
-            "quantity": self.quantity,
-            "volume_cc": num(self.volume_cc),
-            "covered_cc": num(self.covered_cc),
-            "outside_cc": num(self.outside_cc),
-            "coverage_warning": self.coverage_warning,
-            "prescription_gy": num(self.prescription_gy),
-            "min_gy": num(self.min_gy),
-            "mean_gy": num(self.mean_gy),
-            "max_gy": num(self.max_gy),
-            "settings": jsonable(self.settings),
-        }
-        specs = list(metrics)
-        if specs:
-            results = [self.evaluate(s) for s in specs]
-            out["metrics"] = {r.spec: num(r.value) for r in results}
-            notes = {r.spec: r.note for r in results if r.note and r.note != self.coverage_warning}
-            if notes:
-                out["notes"] = notes
-        if curve_step_gy is not None:
-            if not (math.isfinite(curve_step_gy) and curve_step_gy > 0):
-                raise ParameterError(f"curve_step_gy must be > 0 Gy, got {curve_step_gy!r}")
-            hi = self.max_gy if math.isfinite(self.max_gy) else 0.0
-            n = int(math.floor(max(hi, 0.0) / curve_step_gy + 1e-9)) + 2
-            dose, vol = self.cumulative(curve_step_gy * np.arange(n, dtype=np.float64))
-            out["cumulative"] = {"dose_gy": dose.tolist(), "volume_cc": vol.tolist()}
-        return out
-
-
-def dvh_curve_frame(dvh: DVH, kind: Literal["cumulative", "differential"] = "cumulative",
-                    step_gy: float = DEFAULT_BIN_GY) -> "pandas.DataFrame":
-    """The DVH curve as a table: ``dose_gy``, ``volume_cc``, ``volume_pct``.
-
-    Parameters
-    ----------
-    dvh : DVH
-    kind : {"cumulative", "differential"}
-        Cumulative: volume receiving at least ``dose_gy``, every ``step_gy`` from 0 to
-        just above Max.  Differential: volume whose dose lies in the bin centred on
-        ``dose_gy`` (width ``step_gy``).
-    step_gy : float
-        Dose step, Gy (> 0).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``volume_pct`` is % of the covered volume; ``attrs`` hold name, quantity and
-        ``covered_cc``.  For a converted DVH ``dose_gy`` is in its quantity (EQD2 Gy...).
-    """
-    pd = pandas_module("DVH.to_dataframe()")
-    if not (isinstance(step_gy, (int, float)) and math.isfinite(step_gy) and step_gy > 0):
-        raise ParameterError(f"step_gy must be > 0 Gy, got {step_gy!r}")
-    if kind == "cumulative":
-        hi = dvh.max_gy if math.isfinite(dvh.max_gy) else 0.0
-        n = int(math.floor(max(hi, 0.0) / step_gy + 1e-9)) + 2
-        dose, vol = dvh.cumulative(step_gy * np.arange(n, dtype=np.float64))
-    elif kind == "differential":
-        dose, vol = dvh.differential(bin_gy=step_gy)
-    else:
-        raise ParameterError(f"kind must be 'cumulative' or 'differential', got {kind!r}")
-    pct = 100.0 * vol / dvh.covered_cc if dvh.covered_cc > 0 else np.full_like(vol, np.nan)
-    df = pd.DataFrame({"dose_gy": dose, "volume_cc": vol, "volume_pct": pct})
-    df.attrs.update({"structure": dvh.name, "quantity": dvh.quantity, "kind": kind,
-                     "covered_cc": dvh.covered_cc, "volume_cc": dvh.volume_cc})
-    return df
+        return dvh_to_dict(self, metrics, curve_step_gy)
