@@ -1,7 +1,7 @@
 """docs/PROTOCOLS.md: its complete example and its `extends` example load, every key the
 schema accepts is documented, and the example checks the synthetic demo case.
 
-Truths: the schema's own key sets (dosecalc.protocols.schema); the example's constraints
+Truths: the schema's own key sets (dosecalc.protocols.validator); the example's constraints
 evaluated by hand on the case's DVHs (metric value vs limit with the stated comparator).
 """
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dosecalc.protocols import schema
+from dosecalc.protocols import validator
 from dosecalc.protocols.schema import load_protocol
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "PROTOCOLS.md"
@@ -59,8 +59,8 @@ def test_extends_example_loads(tmp_path):
 
 def test_every_schema_key_is_documented():
     text = DOC.read_text()
-    keys = (schema._TOP_KEYS | schema._PRESCRIPTION_KEYS | schema._STRUCTURE_KEYS
-            | schema._CONSTRAINT_KEYS | schema._ELIGIBILITY_KEYS)
+    keys = (validator._TOP_KEYS | validator._PRESCRIPTION_KEYS | validator._STRUCTURE_KEYS
+            | validator._CONSTRAINT_KEYS | validator._ELIGIBILITY_KEYS)
     missing = sorted(k for k in keys if f"`{k}`" not in text and f"`[[{k}]]`" not in text)
     assert not missing, f"keys not documented in docs/PROTOCOLS.md: {missing}"
 
