@@ -27,131 +27,30 @@ meets anything it is not sure to read exactly as pydicom (other transfer syntaxe
 truncated or inconsistent lengths, unexpected VRs or delimiters, values that are not
 plain integers where pydicom would convert them) or the reading ends in any error, the
 file is read again the pydicom way, so results and error messages are those of that path.
+
+One job a module: :mod:`.rtstruct_contours` (collecting and converting ContourData),
+:mod:`.rtstruct_raw` (the walker's fast path) and this module (the rules above: ROIs,
+planes, checks).
 """
 
 from __future__ import annotations
 
-import mmap
-import re
 import warnings
-from dataclasses import dataclass
-from typing import BinaryIO, cast
 
 import numpy as np
-from pydicom.dataelem import RawDataElement
-from pydicom.filereader import read_dataset as pydicom_read_dataset
-from pydicom.filereader import read_partial
-from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from ..errors import ContourError, DicomError, GeometryError, MissingAttributeError
-from ..kernels.dsparse import POW10, parse_ds
 from ..model import ContourPlane, Structure, StructureSet
-from . import rawseq
-from .integrity import find_truncation
-from .rawseq import Unsupported, Want
-from .scan import guarded, looks_like_dicom, read_dataset
+from .rtstruct_contours import (  # noqa: F401  (ROI_CONTOUR_SEQUENCE: re-exported)
+    ROI_CONTOUR_SEQUENCE, _Collector, _collect_pydicom, _int, _parse_joined)
+from .rtstruct_raw import _collect_raw, _raw_from_dataset, _raw_read
+from .scan import guarded, read_dataset
 
-ROI_CONTOUR_SEQUENCE = 0x30060039
-REFERENCED_ROI_NUMBER = 0x30060084
-DISPLAY_COLOR = 0x3006002A
-CONTOUR_SEQUENCE = 0x30060040
-CONTOUR_DATA = 0x30060050
-GEOMETRIC_TYPE = 0x30060042
-N_POINTS = 0x30060046
-_CONTOUR_WANT = {GEOMETRIC_TYPE: Want(b"CS"), N_POINTS: Want(b"IS"), CONTOUR_DATA: Want(b"DS")}
-_ROI_WANT = {REFERENCED_ROI_NUMBER: Want(b"IS"), DISPLAY_COLOR: Want(b"IS"),
-             CONTOUR_SEQUENCE: Want(b"SQ", _CONTOUR_WANT)}
-# IS values the raw path converts itself; anything else (signs, decimals, NULs, another
-# number of colour components) is left to pydicom's conversion by falling back.
-_PLAIN_INT = re.compile(rb" *([0-9]{1,9}) *")
-_PLAIN_RGB = re.compile(rb" *([0-9]{1,9}) *\\ *([0-9]{1,9}) *\\ *([0-9]{1,9}) *")
 # Contour points of one axial contour may differ in z by rounding in the exporting
 # system; more than this is a genuinely tilted contour.
 Z_TOL_MM = 1e-3
 # Distinct-vertex test for degenerate contours.
 _POINT_TOL_MM = 1e-6
-
-
-@dataclass
-class _Contour:
-    roi_number: int
-    kind: str
-    declared: int | None
-    start: int  # index into the joined coordinate array
-    count: int
-
-
-def _raw_bytes(item) -> tuple[bytes | None, np.ndarray | None]:
-    """ContourData of a sequence item as raw bytes (fast path) or as an array."""
-    try:
-        elem = item.get_item(CONTOUR_DATA)
-    except KeyError:
-        return None, None
-    if elem is None:
-        return None, None
-    if isinstance(elem, RawDataElement):
-        return (elem.value or b""), None
-    value = elem.value
-    if value is None or value == "":
-        return b"", None
-    if isinstance(value, (str, bytes, float, int)) or not hasattr(value, "__len__"):
-        value = [value]
-    return None, np.asarray([float(v) for v in value], dtype=np.float64)
-
-
-def _text(item, tag: int) -> str:
-    """A short text attribute from its raw bytes, without pydicom's value conversion."""
-    try:
-        elem = item.get_item(tag)
-    except KeyError:
-        return ""
-    if elem is None:
-        return ""
-    value = elem.value
-    if isinstance(value, bytes):
-        return value.decode("latin-1").strip(" \x00")
-    return "" if value is None else str(value).strip()
-
-
-def _parse_joined(chunks: list[bytes], path: str) -> np.ndarray:
-    if not chunks:
-        return np.zeros(0, dtype=np.float64)
-    joined = b"\\".join(chunks)
-    # one numba pass takes every plain decimal exactly (Clinger's fast path); fields with
-    # an exponent, many digits or anything odd go through numpy's general parser
-    n_fields = joined.count(b"\\") + 1
-    values = np.empty(n_fields, dtype=np.float64)
-    ok = np.empty(n_fields, dtype=np.uint8)
-    parse_ds(np.frombuffer(joined, dtype=np.uint8), POW10, values, ok)
-    slow = np.flatnonzero(ok == 0)
-    if slow.size:
-        fields = joined.split(b"\\")
-        try:
-            values[slow] = np.array([fields[i] for i in slow], dtype=np.float64)
-        except (ValueError, TypeError) as exc:
-            bad = _first_bad_number(chunks)
-            raise ContourError(f"ContourData (3006,0050) holds a value that is not a number: {bad!r}",
-                               path=path) from exc
-    if not np.all(np.isfinite(values)):
-        raise ContourError("ContourData (3006,0050) holds a non-finite coordinate (NaN or inf)", path=path)
-    return values
-
-
-def _first_bad_number(chunks: list[bytes]) -> str:
-    for chunk in chunks:
-        for part in chunk.split(b"\\"):
-            try:
-                float(part)
-            except ValueError:
-                return part[:40].decode("ascii", "replace")
-    return "?"
-
-
-def _int(value, what: str, path: str) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError) as exc:
-        raise DicomError(f"{what} must be an integer, got {value!r}", path=path) from exc
 
 
 def read_rtstruct(path, ds=None) -> tuple[StructureSet, list[str]]:
@@ -185,161 +84,6 @@ def read_rtstruct(path, ds=None) -> tuple[StructureSet, list[str]]:
     if ds is None:
         ds = read_dataset(path)
     return guarded("RT Structure Set", path, _read, ds, path)
-
-
-class _Merged:
-    """The attributes before and after ROIContourSequence, read separately; later ones
-    win, as in one pydicom read where a repeated tag replaces the earlier element."""
-
-    def __init__(self, head, tail) -> None:
-        self._head, self._tail = head, tail
-
-    def get(self, keyword: str, default=None):
-        if keyword in self._tail:
-            return self._tail.get(keyword, default)
-        return self._head.get(keyword, default)
-
-
-def _stop_at_contours(tag, vr, length) -> bool:
-    return tag == ROI_CONTOUR_SEQUENCE
-
-
-def _raw_read(path: str):
-    """(dataset without ROIContourSequence, raw ROI items) or None to read with pydicom."""
-    try:
-        ok, force = looks_like_dicom(path)
-        if not ok:
-            return None
-        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            stream = cast(BinaryIO, mm)  # for pydicom: an mmap reads, seeks and tells like a file
-            if find_truncation(mm) is not None:
-                return None  # read_dataset below raises the error that names the cut
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                head = read_partial(stream, _stop_at_contours, force=force)
-                meta = getattr(head, "file_meta", None)
-                syntax = str(meta.get("TransferSyntaxUID", "") or "") if meta is not None else ""
-                implicit, little = head.original_encoding
-                # Any other syntax may have been decompressed or byte-swapped by pydicom:
-                # the file offset would not point into the data it read.
-                if syntax not in ("", ImplicitVRLittleEndian, ExplicitVRLittleEndian) or not little:
-                    return None
-                items, end = rawseq.sequence_element(mm, mm.tell(), ROI_CONTOUR_SEQUENCE,
-                                                     implicit_vr=bool(implicit), wanted=_ROI_WANT)
-                mm.seek(end)
-                tail = pydicom_read_dataset(stream, bool(implicit), True,
-                                            parent_encoding=head.original_character_set)
-        if ROI_CONTOUR_SEQUENCE in tail:
-            return None
-        return _Merged(head, tail), items
-    except Exception:  # noqa: BLE001 - Unsupported or any reader failure: the pydicom path decides
-        return None
-
-
-def _raw_from_dataset(ds):
-    """Raw ROI items from an already read dataset whose ROIContourSequence pydicom has
-    kept undecoded (a defined-length sequence not yet accessed); None otherwise."""
-    try:
-        elem = ds.get_item(ROI_CONTOUR_SEQUENCE)
-        if (not isinstance(elem, RawDataElement) or not elem.is_little_endian or elem.value is None
-                or elem.length != len(elem.value)
-                or (not elem.is_implicit_VR and elem.VR != "SQ")):
-            return None
-        return ds, rawseq.sequence_value(elem.value, implicit_vr=bool(elem.is_implicit_VR), wanted=_ROI_WANT)
-    except Exception:  # noqa: BLE001
-        return None
-
-
-def _plain_int(raw) -> int:
-    m = _PLAIN_INT.fullmatch(raw) if raw is not None else None
-    if m is None:
-        raise Unsupported("not a plain integer")
-    return int(m.group(1))
-
-
-def _decode(raw) -> str:
-    """A short text value as ``_text`` gives it for a raw pydicom element."""
-    return "" if raw is None else raw.decode("latin-1").strip(" \x00")
-
-
-class _Collector:
-    """Contours of the whole file: raw ContourData chunks back to back, plus the few
-    already converted by pydicom."""
-
-    def __init__(self) -> None:
-        self.chunks: list[bytes] = []
-        self.contours: list[_Contour] = []
-        self.converted: dict[int, np.ndarray] = {}  # contour index -> values already converted
-        self.pos = 0
-
-    def add(self, number: int, kind: str, declared: int | None, raw, arr) -> None:
-        if arr is not None:
-            self.converted[len(self.contours)] = arr
-            self.contours.append(_Contour(number, kind, declared, -1, arr.size))
-            return
-        count = raw.count(b"\\") + 1 if raw.strip() else 0
-        if count:
-            self.chunks.append(raw)
-        self.contours.append(_Contour(number, kind, declared, self.pos, count))
-        self.pos += count
-
-
-def _collect_pydicom(ds, roi_info, path, notes, acc: _Collector) -> None:
-    for item in ds.get("ROIContourSequence", None) or []:
-        ref = item.get("ReferencedROINumber")
-        if ref is None:
-            raise DicomError("an item of ROIContourSequence has no ReferencedROINumber", path=path)
-        number = _int(ref, "ReferencedROINumber", path)
-        if number not in roi_info:
-            notes.append(f"{path}: ROIContourSequence refers to ROI number {number}, absent from "
-                         f"StructureSetROISequence; its contours are ignored")
-            continue
-        color = item.get("ROIDisplayColor")
-        if color is not None:
-            try:
-                rgb = tuple(int(c) for c in color)
-                if len(rgb) == 3:
-                    roi_info[number]["color"] = rgb
-            except (TypeError, ValueError):
-                pass
-        for citem in item.get("ContourSequence", None) or []:
-            kind = _text(citem, GEOMETRIC_TYPE).upper()
-            stated = _text(citem, N_POINTS)
-            declared = None if stated == "" else _int(stated, "NumberOfContourPoints", path)
-            raw, arr = _raw_bytes(citem)
-            if raw is None and arr is None:
-                if declared:
-                    raise ContourError(f"ROI '{roi_info[number]['name']}': a contour declares {declared} "
-                                       f"points but has no ContourData (3006,0050)", path=path)
-                continue
-            acc.add(number, kind, declared, raw, arr)
-
-
-def _collect_raw(items, roi_info, path, notes, acc: _Collector) -> None:
-    """The loop of :func:`_collect_pydicom` over the walker's items.  Errors need not match
-    that loop's: any exception here sends the file through the pydicom path."""
-    for item in items:
-        number = _plain_int(item.get(REFERENCED_ROI_NUMBER))
-        if number not in roi_info:
-            notes.append(f"{path}: ROIContourSequence refers to ROI number {number}, absent from "
-                         f"StructureSetROISequence; its contours are ignored")
-            continue
-        color = item.get(DISPLAY_COLOR)
-        if color is not None:
-            m = _PLAIN_RGB.fullmatch(color)
-            if m is None:
-                raise Unsupported("ROIDisplayColor is not three plain integers")
-            roi_info[number]["color"] = (int(m.group(1)), int(m.group(2)), int(m.group(3)))
-        for citem in item.get(CONTOUR_SEQUENCE) or ():
-            kind = _decode(citem.get(GEOMETRIC_TYPE)).upper()
-            stated = _decode(citem.get(N_POINTS))
-            declared = None if stated == "" else _int(stated, "NumberOfContourPoints", path)
-            raw = citem.get(CONTOUR_DATA)
-            if raw is None:
-                if declared:
-                    raise Unsupported("a contour without ContourData")
-                continue
-            acc.add(number, kind, declared, raw, None)
 
 
 def _read(ds, path: str, raw_items=None) -> tuple[StructureSet, list[str]]:
