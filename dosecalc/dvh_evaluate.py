@@ -45,15 +45,8 @@ class MetricResult:
 
 
 def evaluate_metric(dvh: "DVH", spec: str | MetricSpec) -> MetricResult:
-    """Evaluate one metric and say why when it has no value.
-
-    Raises
-    ------
-    MetricSpecError
-        Malformed spec, or a spec naming another dose quantity than this DVH's.
-    ParameterError
-        A ``%``-of-prescription metric on a DVH without ``prescription_gy``.
-    """
+    """:meth:`DVH.evaluate <dosecalc.dvh.DVH.evaluate>` of ``dvh``: one metric, with the
+    reason when it has no value (errors as documented there)."""
     if not isinstance(spec, (str, MetricSpec)):
         raise MetricSpecError(f"metric must be a TG-263 spec such as 'D95%[Gy]', got {type(spec).__name__} {spec!r:.40}")
     s = parse_metric(spec) if isinstance(spec, str) else spec

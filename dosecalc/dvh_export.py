@@ -21,17 +21,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def dvh_to_dict(dvh: "DVH", metrics: Iterable[str] = (), curve_step_gy: float | None = None) -> dict:
-    """A JSON-ready summary of ``dvh`` (NaN becomes None).
-
-    Parameters
-    ----------
-    metrics : iterable of str
-        Metric specs to include under ``"metrics"`` (``{spec: value}``) with any notes
-        under ``"notes"``.
-    curve_step_gy : float or None
-        When given, include the cumulative curve every ``curve_step_gy`` Gy
-        (``"cumulative": {"dose_gy": [...], "volume_cc": [...]}``).
-    """
+    """:meth:`DVH.to_dict <dosecalc.dvh.DVH.to_dict>` of ``dvh`` (parameters there): a
+    JSON-ready summary, NaN as None, doses in Gy (or the DVH's quantity), volumes in cc."""
     def num(x):
         return None if x is None or (isinstance(x, float) and not math.isfinite(x)) else float(x)
 

@@ -15,7 +15,46 @@ array back bit for bit.
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
+
+
+@njit(cache=True, inline="always")
+def _plane_runs(frac, k, write, r0, p0, run_start, run_length, run_value, values):
+    """The runs of plane ``k`` of ``frac``, read in C order: returns (runs, partial cells,
+    non-zero cells); with ``write`` the runs are stored from slot ``r0`` and the partial
+    fractions from slot ``p0`` (arrays as in :func:`encode_runs`).  The one scan behind
+    :func:`count_runs` and :func:`encode_runs`, so the counts and the runs always agree."""
+    ny, nx = frac.shape[1], frac.shape[2]
+    base = k * ny * nx
+    r = r0 - 1
+    p = p0
+    runs = 0
+    inside = 0
+    kind = 0  # 0 gap, 1 full run, 2 partial run
+    for j in range(ny):
+        for i in range(nx):
+            f = frac[k, j, i]
+            if f == 0.0:
+                kind = 0
+                continue
+            inside += 1
+            new = 1 if f == 1.0 else 2
+            if new != kind:
+                runs += 1
+                kind = new
+                if write:
+                    r += 1
+                    run_start[r] = base + j * nx + i
+                    run_length[r] = 0
+                    run_value[r] = -1 if new == 1 else p
+            if write:
+                run_length[r] += 1
+            if new == 2:
+                if write:
+                    values[p] = f
+                p += 1
+    return runs, p - p0, inside
 
 
 @njit(cache=True, nogil=True)
@@ -30,28 +69,10 @@ def count_runs(frac, n_runs, n_partial, n_inside, k0, k1):
     n_runs, n_partial, n_inside : int64 (nz,)
         Receive the counts of planes ``k0 .. k1 - 1``.
     """
-    ny, nx = frac.shape[1], frac.shape[2]
+    none = np.empty(0, dtype=np.int64)
     for k in range(k0, k1):
-        runs = 0
-        part = 0
-        inside = 0
-        kind = 0  # 0 gap, 1 full run, 2 partial run
-        for j in range(ny):
-            for i in range(nx):
-                f = frac[k, j, i]
-                if f == 0.0:
-                    kind = 0
-                    continue
-                inside += 1
-                new = 1 if f == 1.0 else 2
-                if new == 2:
-                    part += 1
-                if new != kind:
-                    runs += 1
-                    kind = new
-        n_runs[k] = runs
-        n_partial[k] = part
-        n_inside[k] = inside
+        n_runs[k], n_partial[k], n_inside[k] = _plane_runs(frac, k, False, 0, 0, none, none, none,
+                                                           np.empty(0))
 
 
 @njit(cache=True, nogil=True)
@@ -72,29 +93,8 @@ def encode_runs(frac, run_off, part_off, run_start, run_length, run_value, value
     values : float64 (n_partial,)
         Receives the fractions of the partial cells, in order.
     """
-    ny, nx = frac.shape[1], frac.shape[2]
     for k in range(k0, k1):
-        r = run_off[k] - 1
-        p = part_off[k]
-        kind = 0
-        base = k * ny * nx
-        for j in range(ny):
-            for i in range(nx):
-                f = frac[k, j, i]
-                if f == 0.0:
-                    kind = 0
-                    continue
-                new = 1 if f == 1.0 else 2
-                if new != kind:
-                    r += 1
-                    run_start[r] = base + j * nx + i
-                    run_length[r] = 0
-                    run_value[r] = -1 if new == 1 else p
-                    kind = new
-                run_length[r] += 1
-                if new == 2:
-                    values[p] = f
-                    p += 1
+        _plane_runs(frac, k, True, run_off[k], part_off[k], run_start, run_length, run_value, values)
 
 
 @njit(cache=True, nogil=True)

@@ -28,6 +28,36 @@ from numba import njit
 from .interp import _axis, _blend
 
 
+@njit(cache=True, inline="always")
+def _split(m_origin, m_spacing, origin, spacing, axis, index, n):
+    """The :func:`~dosecalc.kernels.interp._axis` split of lattice line ``index`` along
+    ``axis`` (0 x, 1 y, 2 z) in a grid of ``n`` voxels along that axis."""
+    return _axis((m_origin[axis] + index * m_spacing[axis] - origin[axis]) / spacing[axis], n)
+
+
+@njit(cache=True, inline="always")
+def _columns(nx, gx, origin, spacing, m_origin, m_spacing):
+    """The :func:`~dosecalc.kernels.interp._axis` split of each lattice column ``i`` of a
+    sub-voxel lattice: (x0, x1, weight of x1), computed once per call, not per cell."""
+    xi0 = np.empty(nx, dtype=np.int64)
+    xi1 = np.empty(nx, dtype=np.int64)
+    xw = np.empty(nx)
+    for i in range(nx):
+        xi0[i], xi1[i], xw[i] = _split(m_origin, m_spacing, origin, spacing, 0, i, gx)
+    return xi0, xi1, xw
+
+
+@njit(cache=True, inline="always")
+def _cell_sample(values, z0, z1, wz, y0, y1, wy, row_out, x0, x1, wx, vol, out_dose, out_vol, o):
+    """Write sample ``o``: the trilinear dose at one cell centre (NaN when the centre lies
+    beyond the grid: its row or column is outside) and its volume ``vol`` (cc).  Returns 1
+    when the dose is NaN, else 0."""
+    d = np.nan if row_out or x0 < 0 else _blend(values, z0, z1, wz, y0, y1, wy, x0, x1, wx)
+    out_dose[o] = d
+    out_vol[o] = vol
+    return 1 if d != d else 0
+
+
 @njit(cache=True, nogil=True)
 def count_planes(frac, counts, k0, k1):
     """Number of cells with fraction > 0 in each plane ``k`` of ``[k0, k1)``.
@@ -105,34 +135,19 @@ def gather_interp(frac, values, origin, spacing, m_origin, m_spacing, cell_cc, p
     """
     gz, gy, gx = values.shape
     ny, nx = frac.shape[1], frac.shape[2]
-    xi0 = np.empty(nx, dtype=np.int64)
-    xi1 = np.empty(nx, dtype=np.int64)
-    xw = np.empty(nx)
-    for i in range(nx):
-        fx = (m_origin[0] + i * m_spacing[0] - origin[0]) / spacing[0]
-        xi0[i], xi1[i], xw[i] = _axis(fx, gx)
+    xi0, xi1, xw = _columns(nx, gx, origin, spacing, m_origin, m_spacing)
     n_nan = 0
     for k in range(k0, k1):
         j_out = plane_start[k]
-        fz = (m_origin[2] + k * m_spacing[2] - origin[2]) / spacing[2]
-        z0, z1, wz = _axis(fz, gz)
+        z0, z1, wz = _split(m_origin, m_spacing, origin, spacing, 2, k, gz)
         for j in range(ny):
-            fy = (m_origin[1] + j * m_spacing[1] - origin[1]) / spacing[1]
-            y0, y1, wy = _axis(fy, gy)
+            y0, y1, wy = _split(m_origin, m_spacing, origin, spacing, 1, j, gy)
             row_out = z0 < 0 or y0 < 0
             for i in range(nx):
                 f = frac[k, j, i]
                 if f > 0.0:
-                    x0 = xi0[i]
-                    if row_out or x0 < 0:
-                        d = np.nan
-                        n_nan += 1
-                    else:
-                        d = _blend(values, z0, z1, wz, y0, y1, wy, x0, xi1[i], xw[i])
-                        if d != d:
-                            n_nan += 1
-                    out_dose[j_out] = d
-                    out_vol[j_out] = f * cell_cc
+                    n_nan += _cell_sample(values, z0, z1, wz, y0, y1, wy, row_out, xi0[i], xi1[i], xw[i],
+                                          f * cell_cc, out_dose, out_vol, j_out)
                     j_out += 1
     return n_nan
 
@@ -187,43 +202,27 @@ def gather_runs_interp(run_off, run_start, run_length, run_value, values_frac, s
     ny = shape[1]
     nx = shape[2]
     plane = ny * nx
-    xi0 = np.empty(nx, dtype=np.int64)
-    xi1 = np.empty(nx, dtype=np.int64)
-    xw = np.empty(nx)
-    for i in range(nx):
-        fx = (m_origin[0] + i * m_spacing[0] - origin[0]) / spacing[0]
-        xi0[i], xi1[i], xw[i] = _axis(fx, gx)
+    xi0, xi1, xw = _columns(nx, gx, origin, spacing, m_origin, m_spacing)
     n_nan = 0
     for k in range(k0, k1):
         o = sample_off[k]
-        fz = (m_origin[2] + k * m_spacing[2] - origin[2]) / spacing[2]
-        z0, z1, wz = _axis(fz, gz)
+        z0, z1, wz = _split(m_origin, m_spacing, origin, spacing, 2, k, gz)
         for r in range(run_off[k], run_off[k + 1]):
             rem = run_start[r] - k * plane
             j = rem // nx
             i = rem - j * nx
             v = run_value[r]
-            fy = (m_origin[1] + j * m_spacing[1] - origin[1]) / spacing[1]
-            y0, y1, wy = _axis(fy, gy)
+            y0, y1, wy = _split(m_origin, m_spacing, origin, spacing, 1, j, gy)
             row_out = z0 < 0 or y0 < 0
             for c in range(run_length[r]):
                 f = 1.0 if v < 0 else values_frac[v + c]
-                x0 = xi0[i]
-                if row_out or x0 < 0:
-                    d = np.nan
-                    n_nan += 1
-                else:
-                    d = _blend(values, z0, z1, wz, y0, y1, wy, x0, xi1[i], xw[i])
-                    if d != d:
-                        n_nan += 1
-                out_dose[o] = d
-                out_vol[o] = f * cell_cc
+                n_nan += _cell_sample(values, z0, z1, wz, y0, y1, wy, row_out, xi0[i], xi1[i], xw[i],
+                                      f * cell_cc, out_dose, out_vol, o)
                 o += 1
                 i += 1
                 if i == nx:
                     i = 0
                     j += 1
-                    fy = (m_origin[1] + j * m_spacing[1] - origin[1]) / spacing[1]
-                    y0, y1, wy = _axis(fy, gy)
+                    y0, y1, wy = _split(m_origin, m_spacing, origin, spacing, 1, j, gy)
                     row_out = z0 < 0 or y0 < 0
     return n_nan

@@ -47,6 +47,7 @@ from ..errors import DicomError, GeometryError, MissingAttributeError, Parameter
 from ..model import DoseGrid
 from ..provenance import DoseProvenance
 from .scan import guarded, one_line, read_dataset
+from .values import finite_number
 
 PIXEL_DATA = 0x7FE00010
 # Direction cosines within this of 0 or 1 count as axis-aligned (0.006 degrees: under
@@ -69,22 +70,12 @@ def _required(ds, keyword: str, path: str, context: str = ""):
     return value
 
 
-def _number(value, keyword: str, path: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError) as exc:
-        raise DicomError(f"{keyword} must be a number, got {value!r}", path=path) from exc
-    if not math.isfinite(v):
-        raise DicomError(f"{keyword} must be finite, got {value!r}", path=path)
-    return v
-
-
 def _numbers(value, keyword: str, n: int | None, path: str) -> list[float]:
     try:
         seq = list(value) if hasattr(value, "__iter__") and not isinstance(value, (str, bytes)) else [value]
     except TypeError:
         seq = [value]
-    out = [_number(v, keyword, path) for v in seq]
+    out = [finite_number(v, keyword, path) for v in seq]
     if n is not None and len(out) != n:
         raise DicomError(f"{keyword} must have {n} values, got {len(out)}", path=path)
     return out
@@ -249,7 +240,7 @@ def _read(ds, path: str, prescription_gy: float | None, keep_relative: bool = Fa
     ps = _numbers(_required(ds, "PixelSpacing", path), "PixelSpacing", 2, path)
     if ps[0] <= 0 or ps[1] <= 0:
         raise DicomError(f"PixelSpacing must be positive, got {ps}", path=path)
-    scaling = _number(_required(ds, "DoseGridScaling", path, "stored values x DoseGridScaling = dose"),
+    scaling = finite_number(_required(ds, "DoseGridScaling", path, "stored values x DoseGridScaling = dose"),
                       "DoseGridScaling", path)
     if scaling <= 0:
         raise DicomError(f"DoseGridScaling must be > 0, got {scaling:g}", path=path)

@@ -28,6 +28,7 @@ import math
 from ..errors import DicomError
 from ..model import BeamDose, DoseReference, FractionGroup, Plan
 from .scan import guarded, read_dataset
+from .values import finite_number
 
 #: Doses per fraction of several fraction groups count as equal within this fraction...
 GROUP_DOSE_TOLERANCE = 0.01
@@ -64,13 +65,7 @@ def _blank(value) -> bool:
 def _float(value, keyword: str, path: str) -> float | None:
     if _blank(value):
         return None
-    try:
-        v = float(value)
-    except (TypeError, ValueError) as exc:
-        raise DicomError(f"{keyword} must be a number, got {value!r}", path=path) from exc
-    if not math.isfinite(v):
-        raise DicomError(f"{keyword} must be finite, got {value!r}", path=path)
-    return v
+    return finite_number(value, keyword, path)
 
 
 def _point(value, keyword: str, path: str) -> tuple[float, float, float] | None:

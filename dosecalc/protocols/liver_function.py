@@ -29,11 +29,10 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from ..errors import ParameterError
+from .toml_fields import read_toml_file
 
 BILIRUBIN_UMOL_PER_MG_DL = 10.0 / 584.66 * 1000.0   # mg/dL -> umol/L
 CREATININE_UMOL_PER_MG_DL = 10.0 / 113.12 * 1000.0  # mg/dL -> umol/L
@@ -312,15 +311,7 @@ def load_labs(path) -> Labs:
         Unreadable file, unknown key, missing or unknown unit, a value outside the plausible
         range (the message names the file, the key, the value and the likely unit slip).
     """
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise ParameterError(f"labs file {str(p)!r} does not exist")
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ParameterError(f"{p}: not a valid TOML labs file: {exc}") from None
-    except RecursionError:
-        raise ParameterError(f"{p}: not a valid TOML labs file: nested too deep") from None
+    p, data = read_toml_file(path, "labs")
     return parse_labs(data, source_path=str(p))
 
 

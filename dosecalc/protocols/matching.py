@@ -21,16 +21,15 @@ from __future__ import annotations
 
 import difflib
 import re
-import tomllib
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from pathlib import Path
 from typing import Any
 
 from ..errors import ParameterError
 from ..expressions import is_expression, tokenise
 from ..model import normalise_name
 from .schema import Protocol, ProtocolStructure
+from .toml_fields import read_toml_file
 
 # words that mark a planning aid rather than an anatomical or target structure
 _HELPER_WORDS = ("opt", "ring", "prv", "avoid", "avd", "push", "dummy", "help", "helper", "tune", "ctrl",
@@ -63,13 +62,7 @@ def helper_reason(name: str, roi_type: str = "") -> str:
 
 def load_mapping(path) -> dict[str, str]:
     """A mapping file: TOML lines ``Liver = "LIVER_1"`` (top level or a ``[map]`` table)."""
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise ParameterError(f"mapping file {str(p)!r} does not exist")
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ParameterError(f"{p}: not a valid TOML mapping file: {exc}") from None
+    p, data = read_toml_file(path, "mapping")
     if isinstance(data.get("map"), dict) and len(data) == 1:
         data = data["map"]
     out = {}

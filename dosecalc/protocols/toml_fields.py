@@ -1,5 +1,6 @@
-"""Reading the fields of a protocol's TOML tables: typed getters (string, number, choice,
-lists, fractions, Child-Pugh classes) whose errors name the file, the field path
+"""Reading the TOML files of the protocol layer: :func:`read_toml_file` (mapping and labs
+files) and :class:`FieldReader`, typed getters over a protocol's tables (string, number,
+choice, lists, fractions, Child-Pugh classes) whose errors name the file, the field path
 (``constraints[4].limit``) and, when it can be found, the line.
 """
 
@@ -7,9 +8,27 @@ from __future__ import annotations
 
 import math
 import re
+import tomllib
+from pathlib import Path
 
-from ..errors import ProtocolError
+from ..errors import ParameterError, ProtocolError
 from .records import CHILD_PUGH_CLASSES
+
+
+def read_toml_file(path, what: str) -> tuple[Path, dict]:
+    """The path (user's ``~`` expanded) and the parsed TOML of a ``what`` file
+    (``"mapping"``, ``"labs"``); ParameterError naming the file when it is absent or not
+    valid TOML (syntax, encoding, nesting too deep)."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise ParameterError(f"{what} file {str(p)!r} does not exist")
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ParameterError(f"{p}: not a valid TOML {what} file: {exc}") from None
+    except RecursionError:
+        raise ParameterError(f"{p}: not a valid TOML {what} file: nested too deep") from None
+    return p, data
 
 
 class FieldReader:
