@@ -148,3 +148,59 @@ def test_rounding_crumbs_are_clipped_but_a_broken_curve_is_refused():
     it.DVHData = [f"{x:.10g}" for x in data]
     with pytest.raises(DicomError, match="DVH of ROI 1: negative"):
         read_dvh_sequence(ds, "x.dcm")
+
+
+class _Stored:
+    """A stored DVH whose curve is ``theirs`` (only what add_stored reads)."""
+
+    dvh_type, dose_units, volume_units, bin_gy, attribute_unit, notes = "CUMULATIVE", "GY", "CM3", 0.01, "Gy", ()
+
+    def __init__(self, theirs):
+        self.theirs = theirs
+
+    def to_dvh(self, name, volume_cc=None, prescription_gy=None):
+        return self.theirs
+
+
+class _Case:
+    prescription_gy = None
+    dose = None
+
+    def __init__(self, stored):
+        self._stored = stored
+
+    def stored_dvhs(self):
+        return self._stored
+
+
+def _compare(theirs, specs):
+    from dosecalc.commands.dvh import add_stored
+    from dosecalc.dvh import DVH
+
+    # ours and theirs: 0.025 cc at each of 2.005, 2.015, ..., 5.995 Gy (10 cc), the uniform dose on
+    # [2, 6] Gy of the module docstring (closed form: mean 4 Gy)
+    ours = DVH.from_samples(np.arange(400) * 0.01 + 2.005, np.full(400, 0.025), name="PTV")
+    rep = {"settings": {}, "structures": [{"name": "PTV", "metrics": {s: 4.0 for s in specs}}]}
+    add_stored(rep, _Case({"PTV": _Stored(ours if theirs is None else theirs)}), {"PTV": ours}, specs, None)
+    return rep["structures"][0]
+
+
+def test_compare_gives_none_for_a_metric_the_stored_curve_cannot_give():
+    """% of a prescription when there is none (ParameterError), an EQD2 metric of the physical
+    stored curve (MetricSpecError): no value, the others as computed (mean 4 Gy, closed form)."""
+    e = _compare(None, ["Mean[Gy]", "V50%[cc]", "Mean[EQD2Gy(a/b=3)]"])
+    assert e["stored"]["Mean[Gy]"] == pytest.approx(4.0, abs=1e-12)
+    assert e["stored"]["V50%[cc]"] is None and e["stored"]["Mean[EQD2Gy(a/b=3)]"] is None
+    assert e["difference"]["Mean[Gy]"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_compare_does_not_swallow_an_unexpected_error():
+    """Only the two expected errors become 'no value': a bug in evaluating the stored curve
+    (here a RuntimeError) surfaces instead of a silent blank in the report."""
+
+    class Broken:
+        def evaluate(self, spec):
+            raise RuntimeError("bug in the stored curve")
+
+    with pytest.raises(RuntimeError, match="bug in the stored curve"):
+        _compare(Broken(), ["Mean[Gy]"])

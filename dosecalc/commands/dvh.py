@@ -210,7 +210,7 @@ def format_csv(rep: dict) -> str:
 def add_stored(rep: dict, case, dvhs: dict, specs, prescription_gy) -> None:
     """Add the planning system's values (``"stored"``) and ours minus theirs
     (``"difference"``) to each structure of ``rep`` that has a stored DVH."""
-    from ..errors import ParameterError
+    from ..errors import MetricSpecError, ParameterError
 
     stored = case.stored_dvhs()
     if not stored:
@@ -229,7 +229,10 @@ def add_stored(rep: dict, case, dvhs: dict, specs, prescription_gy) -> None:
         for spec in specs:
             try:
                 values[spec] = finite_or_none(theirs.evaluate(spec).value)
-            except Exception:  # a metric the stored curve cannot give (no prescription...)
+            except (MetricSpecError, ParameterError):
+                # a metric the stored curve cannot give: % of a prescription there is none
+                # of, or a dose quantity (EQD2/BED) the physical stored curve is not in;
+                # anything else is a bug and must surface
                 values[spec] = None
         e["stored"] = values
         e["difference"] = {k: (None if e["metrics"][k] is None or v is None else e["metrics"][k] - v)
