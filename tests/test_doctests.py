@@ -1,7 +1,9 @@
 """The ``Examples`` sections of the main entry points run as doctests.
 
 Truth: the synthetic export's own definition (dosecalc.phantom: 5 fractions of 40 Gy,
-21 ROIs) and the labels of the README; each example states its expected output.
+21 ROIs), the labels of the README and, for ``check``, the verdicts the demo prints
+(acceptable: 34 pass, 1 acceptable, the large bowel's D0.03cc; incomplete without a
+Child-Pugh class); each example states its expected output.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dosecalc import batch as batch_fn
 import dosecalc.case
 
 ENTRY_POINTS = [dosecalc.case.load, dosecalc.case.Case.dvh, dosecalc.case.Case.eqd2, dosecalc.case.Case.mask,
-                dosecalc.case.Case.dvh_table, batch_fn]
+                dosecalc.case.Case.dvh_table, dosecalc.check, batch_fn]
 
 
 @pytest.fixture(scope="module")

@@ -283,6 +283,22 @@ def check(case, protocol, fractions: int | None = None, child_pugh=None, labs=No
     ProtocolError, ParameterError
         Bad protocol, bad liver-function input, non-physical dose, bad mapping, a
         ``fractions`` that contradicts the RTPLAN of a course-total grid, unknown site.
+
+    Examples
+    --------
+    ``export_dir`` holds the synthetic export (:func:`dosecalc.phantom.write_case`: 5
+    fractions, 40 Gy): one constraint (large bowel D0.03cc) is met at its acceptable level.
+
+    >>> import dosecalc
+    >>> case = dosecalc.load(export_dir)
+    >>> report = dosecalc.check(case, "hcc-oligoprogression", child_pugh="A6")
+    >>> str(report.verdict), report.exit_code, report.fractions
+    ('acceptable', 0, 5)
+    >>> row = next(r for r in report.results if r.id == "liver-gtv-cv15-5fx")
+    >>> row.metric, row.comparator, row.limit, str(row.verdict)   # >= 700 cc of liver below 15 Gy
+    ('CV15Gy[cc]', '>=', 700.0, 'pass')
+    >>> str(dosecalc.check(case, "hcc-oligoprogression").verdict)  # no Child-Pugh class given
+    'incomplete'
     """
     proto = load_protocol(protocol)
     if transition_dose is not None and not (isinstance(transition_dose, (int, float))
