@@ -21,9 +21,11 @@ LOCAL_IMPORTS_ALLOWED = {
 }
 
 
-def _modules() -> dict[str, Path]:
+def _modules(root: Path = ROOT) -> dict[str, Path]:
+    """Module name -> source file, for the package in the checkout at ``root`` (also used
+    by ``benchmarks/layering.py`` on other checkouts)."""
     mods = {}
-    for base, pkg in ((ROOT / "dosecalc", "dosecalc"), (ROOT / "kernels", "dosecalc.kernels")):
+    for base, pkg in ((root / "dosecalc", "dosecalc"), (root / "kernels", "dosecalc.kernels")):
         for path in base.rglob("*.py"):
             rel = path.relative_to(base).with_suffix("")
             parts = [p for p in rel.parts if p != "__init__"]
