@@ -26,12 +26,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .interp import _interp_one
+from .interp import _axis, _blend
 
 
 @njit(cache=True)
-def _visit(values, fx, fy, fz, acc):
-    v = _interp_one(values, fx, fy, fz, np.nan)
+def _take(v, acc):
     if v == v:
         if v < acc[0]:
             acc[0] = v
@@ -41,21 +40,47 @@ def _visit(values, fx, fy, fz, acc):
 
 
 @njit(cache=True)
-def _column(values, fx, fy, z_lo, z_hi, oz, dz, acc):
-    """Visit the vertical segment at fractional (fx, fy), z in [z_lo, z_hi] (mm): its ends
-    and every dose plane between; ``acc`` = [min, max, count].  (Plain calls, no inlining:
-    the kernels' cold compile time counts for ``dosecalc demo``.)"""
-    nz = values.shape[0]
-    _visit(values, fx, fy, (z_lo - oz) / dz, acc)
-    _visit(values, fx, fy, (z_hi - oz) / dz, acc)
+def _z_range(z_lo, z_hi, oz, dz, nz, zs):
+    """The z splits of one slab, shared by every vertical line of it: ``zs`` receives
+    (z0, z1, w) of the slab's two ends (:func:`_axis`; z0 = -1 when outside the grid);
+    returns the dose planes strictly between them, (k0, k1) clipped to the grid."""
+    a0, a1, wa = _axis((z_lo - oz) / dz, nz)
+    b0, b1, wb = _axis((z_hi - oz) / dz, nz)
+    zs[0] = a0
+    zs[1] = a1
+    zs[2] = wa
+    zs[3] = b0
+    zs[4] = b1
+    zs[5] = wb
     k0 = int(np.floor((z_lo - oz) / dz)) + 1
     k1 = int(np.ceil((z_hi - oz) / dz)) - 1
     if k0 < 0:
         k0 = 0
     if k1 > nz - 1:
         k1 = nz - 1
+    return k0, k1
+
+
+@njit(cache=True)
+def _column(values, fx, fy, zs, k0, k1, acc):
+    """Visit the vertical segment at fractional (fx, fy) of a slab: its two ends and every
+    dose plane between (``zs``, ``k0``, ``k1`` from :func:`_z_range`); ``acc`` = [min,
+    max, count].  The x/y split is done once for the whole line; every value is the
+    trilinear blend of :func:`dosecalc.kernels.interp._interp_one`, operation for
+    operation (at a dose plane the z weight is 0: the plane's bilinear value).  (Plain
+    calls, no inlining: the kernels' cold compile time counts for ``dosecalc demo``.)"""
+    nz, ny, nx = values.shape
+    x0, x1, wx = _axis(fx, nx)
+    y0, y1, wy = _axis(fy, ny)
+    if x0 < 0 or y0 < 0:
+        return
+    if zs[0] >= 0:
+        _take(_blend(values, int(zs[0]), int(zs[1]), zs[2], y0, y1, wy, x0, x1, wx), acc)
+    if zs[3] >= 0:
+        _take(_blend(values, int(zs[3]), int(zs[4]), zs[5], y0, y1, wy, x0, x1, wx), acc)
     for k in range(k0, k1 + 1):
-        _visit(values, fx, fy, float(k), acc)
+        z0, z1, wz = _axis(float(k), nz)
+        _take(_blend(values, z0, z1, wz, y0, y1, wy, x0, x1, wx), acc)
 
 
 @njit(cache=True)
@@ -100,12 +125,12 @@ def edge_extremes(x, y, poly_start, plane_of_poly, sign, lo, hi, values, origin,
     buf = np.empty(nx + ny + 8, dtype=np.float64)
     tx = np.empty(nx + 4, dtype=np.float64)
     ty = np.empty(ny + 4, dtype=np.float64)
+    zs = np.empty(6, dtype=np.float64)
     for c in range(poly_start.size - 1):
         if sign[c] == 0.0:
             continue
         p = plane_of_poly[c]
-        z_lo = lo[p]
-        z_hi = hi[p]
+        k0, k1 = _z_range(lo[p], hi[p], oz, dz, nz, zs)
         s = poly_start[c]
         e = poly_start[c + 1]
         for a in range(s, e):
@@ -128,7 +153,7 @@ def edge_extremes(x, y, poly_start, plane_of_poly, sign, lo, hi, values, origin,
                 for r in range(4):
                     t = ts[q] + r * step
                     _column(values, (x[a] + t * ex - ox) / dx, (y[a] + t * ey - oy) / dy,
-                            z_lo, z_hi, oz, dz, acc)
+                            zs, k0, k1, acc)
 
 
 @njit(cache=True)
@@ -139,6 +164,7 @@ def node_extremes(x, y, poly_start, plane_start, sign, lo, hi, values, origin, s
     dx, dy, dz = spacing[0], spacing[1], spacing[2]
     nz, ny, nx = values.shape
     xs = np.empty(poly_start[-1] + 1, dtype=np.float64)
+    zs = np.empty(6, dtype=np.float64)
     for p in range(plane_start.size - 1):
         c0 = plane_start[p]
         c1 = plane_start[p + 1]
@@ -154,6 +180,9 @@ def node_extremes(x, y, poly_start, plane_start, sign, lo, hi, values, origin, s
                     ymax = y[a]
         if ymax < ymin:
             continue
+        k0, k1 = _z_range(lo[p], hi[p], oz, dz, nz, zs)
+        a0, a1, wa = int(zs[0]), int(zs[1]), zs[2]
+        b0, b1, wb = int(zs[3]), int(zs[4]), zs[5]
         j0 = max(int(np.ceil((ymin - oy) / dy)), 0)
         j1 = min(int(np.floor((ymax - oy) / dy)), ny - 1)
         for j in range(j0, j1 + 1):
@@ -178,5 +207,14 @@ def node_extremes(x, y, poly_start, plane_start, sign, lo, hi, values, origin, s
             for m in range(0, n - 1, 2):
                 i0 = max(int(np.ceil((srt[m] - ox) / dx)), 0)
                 i1 = min(int(np.floor((srt[m + 1] - ox) / dx)), nx - 1)
+                # At a grid node the x and y weights are 0: the trilinear blend is the
+                # node's value at a dose plane and the z blend of two of them at a slab
+                # end, bit for bit (the values are finite), read along the row.
                 for i in range(i0, i1 + 1):
-                    _column(values, float(i), float(j), lo[p], hi[p], oz, dz, acc)
+                    if a0 >= 0:
+                        _take(values[a0, j, i] * (1.0 - wa) + values[a1, j, i] * wa, acc)
+                    if b0 >= 0:
+                        _take(values[b0, j, i] * (1.0 - wb) + values[b1, j, i] * wb, acc)
+                for k in range(k0, k1 + 1):
+                    for i in range(i0, i1 + 1):
+                        _take(values[k, j, i], acc)
