@@ -62,25 +62,49 @@ def _z_range(z_lo, z_hi, oz, dz, nz, zs):
 
 
 @njit(cache=True)
-def _column(values, fx, fy, zs, k0, k1, acc):
+def _column(values, fx, fy, zs, k0, k1, bil, acc):
     """Visit the vertical segment at fractional (fx, fy) of a slab: its two ends and every
     dose plane between (``zs``, ``k0``, ``k1`` from :func:`_z_range`); ``acc`` = [min,
-    max, count].  The x/y split is done once for the whole line; every value is the
-    trilinear blend of :func:`dosecalc.kernels.interp._interp_one`, operation for
-    operation (at a dose plane the z weight is 0: the plane's bilinear value).  (Plain
-    calls, no inlining: the kernels' cold compile time counts for ``dosecalc demo``.)"""
+    max, count].
+
+    Every value is the trilinear blend of :func:`dosecalc.kernels.interp._blend`,
+    operation for operation: the x/y split is done once for the line, the bilinear value
+    of each dose plane the line meets once (``bil``, scratch of >= nz + 1 floats: the
+    blend's ``c0``/``c1`` of that plane), and each visited height blends two of them
+    with its z weight (0 at a dose plane).  (Plain calls, no inlining: the kernels' cold
+    compile time counts for ``dosecalc demo``.)"""
     nz, ny, nx = values.shape
     x0, x1, wx = _axis(fx, nx)
     y0, y1, wy = _axis(fy, ny)
     if x0 < 0 or y0 < 0:
         return
-    if zs[0] >= 0:
-        _take(_blend(values, int(zs[0]), int(zs[1]), zs[2], y0, y1, wy, x0, x1, wx), acc)
-    if zs[3] >= 0:
-        _take(_blend(values, int(zs[3]), int(zs[4]), zs[5], y0, y1, wy, x0, x1, wx), acc)
+    a0 = int(zs[0])
+    b0 = int(zs[3])
+    # planes the visits read: the ends' pairs and the planes between (with their upper
+    # neighbours, read with weight 0 at a dose plane)
+    p0 = k0
+    p1 = k1 + 1
+    if a0 >= 0:
+        p0 = min(p0, a0)
+        p1 = max(p1, int(zs[1]))
+    if b0 >= 0:
+        p0 = min(p0, b0)
+        p1 = max(p1, int(zs[4]))
+    if p1 > nz - 1:
+        p1 = nz - 1
+    for z in range(p0, p1 + 1):
+        c00 = values[z, y0, x0] * (1.0 - wx) + values[z, y0, x1] * wx
+        c01 = values[z, y1, x0] * (1.0 - wx) + values[z, y1, x1] * wx
+        bil[z - p0] = c00 * (1.0 - wy) + c01 * wy
+    if a0 >= 0:
+        wz = zs[2]
+        _take(bil[a0 - p0] * (1.0 - wz) + bil[int(zs[1]) - p0] * wz, acc)
+    if b0 >= 0:
+        wz = zs[5]
+        _take(bil[b0 - p0] * (1.0 - wz) + bil[int(zs[4]) - p0] * wz, acc)
     for k in range(k0, k1 + 1):
         z0, z1, wz = _axis(float(k), nz)
-        _take(_blend(values, z0, z1, wz, y0, y1, wy, x0, x1, wx), acc)
+        _take(bil[z0 - p0] * (1.0 - wz) + bil[z1 - p0] * wz, acc)
 
 
 @njit(cache=True)
@@ -126,6 +150,7 @@ def edge_extremes(x, y, poly_start, plane_of_poly, sign, lo, hi, values, origin,
     tx = np.empty(nx + 4, dtype=np.float64)
     ty = np.empty(ny + 4, dtype=np.float64)
     zs = np.empty(6, dtype=np.float64)
+    bil = np.empty(nz + 2, dtype=np.float64)
     for c in range(poly_start.size - 1):
         if sign[c] == 0.0:
             continue
@@ -153,7 +178,37 @@ def edge_extremes(x, y, poly_start, plane_of_poly, sign, lo, hi, values, origin,
                 for r in range(4):
                     t = ts[q] + r * step
                     _column(values, (x[a] + t * ex - ox) / dx, (y[a] + t * ey - oy) / dy,
-                            zs, k0, k1, acc)
+                            zs, k0, k1, bil, acc)
+
+
+@njit(cache=True)
+def _row_crossings(x, y, poly_start, sign, c0, c1, oy, dy, j0, j1, counting, count, xs, fill):
+    """Crossings of the contours ``[c0, c1)`` with the node rows ``j0..j1``, edge by edge:
+    an edge is tested only against the rows its y range may reach, with the exact test
+    and x of a scan of every edge for every row (so the same values).  Counting pass
+    (``counting``): ``count[j - j0 + 1]`` += crossings of row j.  Filling pass:
+    ``xs[fill[j - j0]]`` receives them (``fill`` = the prefix sums)."""
+    for c in range(c0, c1):
+        if sign[c] == 0.0:
+            continue
+        s = poly_start[c]
+        e = poly_start[c + 1]
+        for a in range(s, e):
+            b = a + 1 if a + 1 < e else s
+            ya = y[a]
+            yb = y[b]
+            if ya == yb:
+                continue
+            ja = max(int(np.floor((min(ya, yb) - oy) / dy)) - 1, j0)
+            jb = min(int(np.ceil((max(ya, yb) - oy) / dy)) + 1, j1)
+            for j in range(ja, jb + 1):
+                yj = oy + j * dy
+                if (ya <= yj) != (yb <= yj):
+                    if counting:
+                        count[j - j0 + 1] += 1
+                    else:
+                        xs[fill[j - j0]] = x[a] + (yj - ya) * (x[b] - x[a]) / (yb - ya)
+                        fill[j - j0] += 1
 
 
 @njit(cache=True)
@@ -163,7 +218,6 @@ def node_extremes(x, y, poly_start, plane_start, sign, lo, hi, values, origin, s
     ox, oy, oz = origin[0], origin[1], origin[2]
     dx, dy, dz = spacing[0], spacing[1], spacing[2]
     nz, ny, nx = values.shape
-    xs = np.empty(poly_start[-1] + 1, dtype=np.float64)
     zs = np.empty(6, dtype=np.float64)
     for p in range(plane_start.size - 1):
         c0 = plane_start[p]
@@ -185,25 +239,23 @@ def node_extremes(x, y, poly_start, plane_start, sign, lo, hi, values, origin, s
         b0, b1, wb = int(zs[3]), int(zs[4]), zs[5]
         j0 = max(int(np.ceil((ymin - oy) / dy)), 0)
         j1 = min(int(np.floor((ymax - oy) / dy)), ny - 1)
+        if j1 < j0:
+            continue
+        nrow = j1 - j0 + 1
+        count = np.zeros(nrow + 1, dtype=np.int64)
+        xs = np.empty(0, dtype=np.float64)
+        _row_crossings(x, y, poly_start, sign, c0, c1, oy, dy, j0, j1, True, count, xs, count)
+        for r in range(nrow):
+            count[r + 1] += count[r]
+        xs = np.empty(count[nrow], dtype=np.float64)
+        fill = count[:nrow].copy()
+        _row_crossings(x, y, poly_start, sign, c0, c1, oy, dy, j0, j1, False, count, xs, fill)
         for j in range(j0, j1 + 1):
-            yj = oy + j * dy
-            n = 0
-            for c in range(c0, c1):
-                if sign[c] == 0.0:
-                    continue
-                s = poly_start[c]
-                e = poly_start[c + 1]
-                for a in range(s, e):
-                    b = a + 1 if a + 1 < e else s
-                    ya = y[a]
-                    yb = y[b]
-                    if (ya <= yj) != (yb <= yj):
-                        xs[n] = x[a] + (yj - ya) * (x[b] - x[a]) / (yb - ya)
-                        n += 1
+            n = count[j - j0 + 1] - count[j - j0]
+            srt = xs[count[j - j0]:count[j - j0 + 1]]
             if n < 2:
                 continue
-            _insertion_sort(xs, n)
-            srt = xs
+            _insertion_sort(srt, n)
             for m in range(0, n - 1, 2):
                 i0 = max(int(np.ceil((srt[m] - ox) / dx)), 0)
                 i1 = min(int(np.floor((srt[m + 1] - ox) / dx)), nx - 1)
