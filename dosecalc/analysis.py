@@ -31,6 +31,7 @@ from .kernels.threads import worker_count
 from .mask_cache import MASK_CACHE_BYTES, MaskCache, compact_budget_bytes  # noqa: F401  (kept importable from here)
 from .mask_options import MaskOptions
 from .masks import structure_mask
+from .masks.rasterise import structure_compact_mask
 from .masks.compact import compact, expand
 from .masks.extremes import prism_extremes, sample_extremes
 from .masks.sampling import compact_sample_chunks
@@ -118,6 +119,10 @@ def _masks(case: CaseData, name, g: DoseGrid, opts: MaskOptions, dense: bool):
         return packed, mask
     if packed is not None:
         mask = expand(packed)
+    elif isinstance(target, Structure) and not dense:
+        # straight to compact form: a big box is rasterised in blocks of layers, so its
+        # dense array (1 GB for a 0.5 mm Body) is never held
+        packed = structure_compact_mask(target, g, opts)
     else:
         if isinstance(target, Structure):
             mask = structure_mask(target, g, options=opts)
@@ -127,7 +132,8 @@ def _masks(case: CaseData, name, g: DoseGrid, opts: MaskOptions, dense: bool):
     if cache is not None:
         with cache.lock:
             cache.put_compact(key, packed, compact_budget_bytes(g))
-            cache.put(key, mask)
+            if mask is not None:
+                cache.put(key, mask)
     return packed, mask
 
 

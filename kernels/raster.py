@@ -148,7 +148,7 @@ def scanline_coverage(us, vs, poly_start, c0, c1, sign, n_sub, plane):
             plane[j, i] = min(max(acc, 0.0), 1.0)
 
 
-def rasterise(us, vs, poly_start, plane_start, sign, fallback, slab_lo, slab_hi, out):
+def rasterise(us, vs, poly_start, plane_start, sign, fallback, slab_lo, slab_hi, out, layer0=0):
     """Fractional volume of every lattice cell inside the slabs of the contour planes.
 
     Parameters
@@ -161,6 +161,9 @@ def rasterise(us, vs, poly_start, plane_start, sign, fallback, slab_lo, slab_hi,
         sorted and non-overlapping.  Planes with ``fallback == 1`` are skipped.
     out : float64 (nz, ny, nx), zero on entry
         Receives the fraction of each cell inside the structure.
+    layer0 : int
+        Lattice layer of ``out[0]`` (a slab of layers of a bigger box, rasterised piece
+        by piece: each layer is computed as in the whole box, bit for bit).
 
     Notes
     -----
@@ -171,12 +174,13 @@ def rasterise(us, vs, poly_start, plane_start, sign, fallback, slab_lo, slab_hi,
     from .threads import plane_ranges, run_ranges
 
     run_ranges(rasterise_layers, plane_ranges(out.shape[0], out.size), us, vs, poly_start,
-               plane_start, sign, fallback, slab_lo, slab_hi, out)
+               plane_start, sign, fallback, slab_lo, slab_hi, out, int(layer0))
 
 
 @njit(cache=True, nogil=True)
-def rasterise_layers(us, vs, poly_start, plane_start, sign, fallback, slab_lo, slab_hi, out, k0, k1):
-    """Layers ``[k0, k1)`` of :func:`rasterise` (same arguments); serial and GIL-free.
+def rasterise_layers(us, vs, poly_start, plane_start, sign, fallback, slab_lo, slab_hi, out, layer0, k0, k1):
+    """Layers ``[k0, k1)`` of ``out`` (lattice layers ``layer0 + k``) of :func:`rasterise`
+    (same arguments); serial and GIL-free.
 
     A ``parallel=True`` loop over layers would cost about a second more of cold
     compilation; the caller's threads do the same for nothing.
@@ -185,7 +189,7 @@ def rasterise_layers(us, vs, poly_start, plane_start, sign, fallback, slab_lo, s
     nplanes = slab_lo.shape[0]
     p0 = 0
     for k in range(k0, k1):
-        zlo = float(k)
+        zlo = float(layer0 + k)
         zhi = zlo + 1.0
         layer = out[k]
         # slabs are sorted: skip those that end below this layer (a scan, not a

@@ -64,13 +64,16 @@ def test_eqd2_after_physical_rasterises_nothing_and_matches_fresh(monkeypatch):
     of a case that computed that structure from scratch."""
     monkeypatch.setattr(mask_cache, "MASK_CACHE_BYTES", 0)  # the constant lives in dosecalc.mask_cache
     calls = []
-    real = rasterise_mod.mask_from_prepared
 
-    def counting(*a, **k):
-        calls.append(1)
-        return real(*a, **k)
+    def counted(real):
+        def counting(*a, **k):
+            calls.append(1)
+            return real(*a, **k)
+        return counting
 
-    monkeypatch.setattr(rasterise_mod, "mask_from_prepared", counting)
+    # the two ways a structure is rasterised: dense, or straight to compact form
+    for entry in ("mask_from_prepared", "compact_from_prepared"):
+        monkeypatch.setattr(rasterise_mod, entry, counted(getattr(rasterise_mod, entry)))
     case = make_case()
     names = ["Liver", "GTV", "Wide"]
     phys = case.dvhs(names)
@@ -230,3 +233,37 @@ def test_dvhs_side_by_side_equal_one_by_one_and_raise_in_order(monkeypatch):
         assert np.array_equal(got[k].curve_volume_cc, ref[k].curve_volume_cc)
         assert np.array_equal(got[k].curve_dose_gy, ref[k].curve_dose_gy)
         assert got[k].mean_gy == ref[k].mean_gy and got[k].max_gy == ref[k].max_gy
+
+
+def test_prism_compact_in_blocks_equals_compact_of_dense_mask():
+    """Truth: the dense prism mask of the whole box (prism_mask), compacted.  Rasterised
+    in blocks of a few layers (down to one layer per block), each block compacted at
+    once, the compact mask has the same arrays and the same volume bit for bit, and it
+    expands to the dense fractions."""
+    from dosecalc.masks.contours import prepare
+    from dosecalc.masks.prism import prism_compact, prism_mask
+    from dosecalc.masks.rasterise import lattice_box, resolve_k
+
+    case = make_case()
+    grid = case.dose
+    checked = 0
+    for s in case.structures:
+        if not s.has_volume:
+            continue
+        prep = prepare(s, grid, "half", True)
+        for supersample in (1, "auto"):
+            k = resolve_k(prep, grid, supersample)
+            box = lattice_box(prep, grid)
+            dense = prism_mask(prep, grid, k, box, supersample, "half")
+            ref = compact(dense)
+            plane = dense.fraction.shape[1] * dense.fraction.shape[2]
+            for block in (1, 3 * plane, 10**12):
+                c = prism_compact(prep, grid, k, box, supersample, "half", block_cells=block)
+                assert c.shape == ref.shape
+                for f in ("run_off", "sample_off", "run_start", "run_length", "run_value", "values"):
+                    assert np.array_equal(getattr(c, f), getattr(ref, f)), (s.name, supersample, block, f)
+                assert c.mask.volume_cc == dense.volume_cc and c.mask.outside_cc == dense.outside_cc
+                assert c.mask.origin_mm == dense.origin_mm and c.mask.spacing_mm == dense.spacing_mm
+                assert np.array_equal(expand(c).fraction, dense.fraction)
+                checked += 1
+    assert checked >= 6

@@ -17,7 +17,7 @@ from ..kernels.runs import count_runs, decode_runs, encode_runs
 from ..kernels.threads import plane_ranges, run_ranges
 from .lattice import StructureMask
 
-__all__ = ["CompactMask", "compact", "expand"]
+__all__ = ["CompactMask", "compact", "expand", "assemble", "encode_block"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,9 +57,11 @@ class CompactMask:
                    + self.values.nbytes + self.mask.corners_mm.nbytes)
 
 
-def compact(mask: StructureMask) -> CompactMask:
-    """The runs of ``mask`` (two passes over its cells, ranges of planes on threads)."""
-    frac = np.ascontiguousarray(mask.fraction)
+def encode_block(frac: np.ndarray) -> tuple:
+    """Runs of a block of planes: (runs per plane, cells inside per plane, run_start (flat
+    index within the block), run_length, run_value, values); two passes over its cells,
+    ranges of planes on threads."""
+    frac = np.ascontiguousarray(frac)
     nz = frac.shape[0]
     ranges = plane_ranges(nz, frac.size)
     n_runs = np.zeros(nz, dtype=np.int64)
@@ -68,23 +70,56 @@ def compact(mask: StructureMask) -> CompactMask:
     run_ranges(count_runs, ranges, frac, n_runs, n_part, n_inside)
     run_off = np.zeros(nz + 1, dtype=np.int64)
     part_off = np.zeros(nz + 1, dtype=np.int64)
-    sample_off = np.zeros(nz + 1, dtype=np.int64)
     np.cumsum(n_runs, out=run_off[1:])
     np.cumsum(n_part, out=part_off[1:])
-    np.cumsum(n_inside, out=sample_off[1:])
     start = np.empty(int(run_off[-1]), dtype=np.int64)
     length = np.empty(int(run_off[-1]), dtype=np.int64)
     value = np.empty(int(run_off[-1]), dtype=np.int64)
     values = np.empty(int(part_off[-1]), dtype=np.float64)
     run_ranges(encode_runs, ranges, frac, run_off, part_off, start, length, value, values)
+    return n_runs, n_inside, start, length, value, values
+
+
+def _meta(mask: StructureMask) -> StructureMask:
+    """``mask`` without its fractions (an empty array)."""
     empty = np.zeros((0, 0, 0))
     empty.setflags(write=False)
-    meta = StructureMask(name=mask.name, fraction=empty, origin_mm=mask.origin_mm,
+    return StructureMask(name=mask.name, fraction=empty, origin_mm=mask.origin_mm,
                          spacing_mm=mask.spacing_mm, index_offset=mask.index_offset,
                          volume_cc=mask.volume_cc, outside_cc=mask.outside_cc,
                          settings=mask.settings, corners_mm=mask.corners_mm, prism=mask.prism)
-    return CompactMask(meta, tuple(int(s) for s in frac.shape), run_off, sample_off, start, length, value,
-                       values)
+
+
+def assemble(meta: StructureMask, shape, blocks: list) -> CompactMask:
+    """One compact mask of shape ``shape`` from the encoded blocks of consecutive planes
+    ``[(first plane, encode_block(...)), ...]`` covering every plane in order: the same arrays
+    as :func:`compact` of the whole dense mask."""
+    plane = int(shape[1]) * int(shape[2])
+    n_runs = np.concatenate([b[1][0] for b in blocks]) if blocks else np.zeros(0, np.int64)
+    n_inside = np.concatenate([b[1][1] for b in blocks]) if blocks else np.zeros(0, np.int64)
+    if len(n_runs) != int(shape[0]):
+        raise ValueError("the blocks do not cover every plane")
+    run_off = np.zeros(len(n_runs) + 1, dtype=np.int64)
+    sample_off = np.zeros(len(n_runs) + 1, dtype=np.int64)
+    np.cumsum(n_runs, out=run_off[1:])
+    np.cumsum(n_inside, out=sample_off[1:])
+    starts, lengths, vals, fracs = [], [], [], []
+    n_values = 0
+    for k0, (_, _, start, length, value, values) in blocks:
+        starts.append(start + k0 * plane)
+        lengths.append(length)
+        vals.append(np.where(value < 0, value, value + n_values))
+        fracs.append(values)
+        n_values += len(values)
+    cat = (lambda xs, dt: np.concatenate(xs) if xs else np.zeros(0, dtype=dt))
+    return CompactMask(meta, tuple(int(s) for s in shape), run_off, sample_off, cat(starts, np.int64),
+                       cat(lengths, np.int64), cat(vals, np.int64), cat(fracs, np.float64))
+
+
+def compact(mask: StructureMask) -> CompactMask:
+    """The runs of ``mask`` (two passes over its cells, ranges of planes on threads)."""
+    frac = np.ascontiguousarray(mask.fraction)
+    return assemble(_meta(mask), frac.shape, [(0, encode_block(frac))])
 
 
 def expand(c: CompactMask) -> StructureMask:

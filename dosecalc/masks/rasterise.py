@@ -10,10 +10,11 @@ from ..mask_options import MaskOptions
 from ..model import DoseGrid, Structure
 from .contours import Prepared, prepare
 from .lattice import StructureMask, auto_supersample, voxel_range
-from .prism import prism_mask
+from .compact import CompactMask, compact
+from .prism import prism_compact, prism_mask
 from .shape import shape_mask
 
-__all__ = ["structure_mask", "mask_from_prepared", "resolve_k", "lattice_box"]
+__all__ = ["structure_mask", "structure_compact_mask", "mask_from_prepared", "compact_from_prepared", "resolve_k", "lattice_box"]
 
 
 def structure_mask(structure: Structure, grid: DoseGrid, *, supersample="auto", end_cap: str = "half",
@@ -53,6 +54,24 @@ def structure_mask(structure: Structure, grid: DoseGrid, *, supersample="auto", 
                            "(CLOSED_PLANAR contours expected)")
     prep = prepare(structure, grid, end_cap, options.split_gaps)
     return mask_from_prepared(prep, grid, supersample, end_cap, interpolation)
+
+
+def structure_compact_mask(structure: Structure, grid: DoseGrid, options: MaskOptions) -> CompactMask:
+    """:func:`structure_mask` in compact form (:func:`dosecalc.masks.compact.compact` of it,
+    the same arrays): a prism mask of a big box is rasterised and compacted in blocks of
+    layers (:func:`dosecalc.masks.prism.prism_compact`), without a dense array of the
+    whole box."""
+    if options.interpolation != "prism" or not isinstance(structure, Structure) or not structure.has_volume:
+        return compact(structure_mask(structure, grid, options=options))
+    prep = prepare(structure, grid, options.end_cap, options.split_gaps)
+    return compact_from_prepared(prep, grid, options.supersample, options.end_cap)
+
+
+def compact_from_prepared(prep: Prepared, grid: DoseGrid, supersample, end_cap) -> CompactMask:
+    """:func:`mask_from_prepared` of a prism structure in compact form (blocks of layers
+    for a big box, :func:`dosecalc.masks.prism.prism_compact`)."""
+    k = resolve_k(prep, grid, supersample)
+    return prism_compact(prep, grid, k, lattice_box(prep, grid), supersample, end_cap)
 
 
 def resolve_k(prep: Prepared, grid: DoseGrid, supersample) -> int:
