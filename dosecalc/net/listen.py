@@ -27,6 +27,7 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..errors import DoseCalcError, OutputError, ParameterError
 from ..io.scan import one_line
@@ -38,6 +39,9 @@ from ..io.atomic import write_text
 from ..protocols.evaluate import check
 from ..protocols.report import render
 
+if TYPE_CHECKING:  # pragma: no cover
+    from pynetdicom.transport import ThreadedAssociationServer
+
 LOG = logging.getLogger("dosecalc.listen")
 
 # DIMSE C-STORE statuses (PS3.4 Annex B.2.3, PS3.7 C.4.2.1.4)
@@ -46,6 +50,7 @@ REFUSED_SOP_CLASS = 0x0122      # Refused: SOP Class not supported
 OUT_OF_RESOURCES = 0xA700       # Refused: Out of resources
 DOES_NOT_MATCH = 0xA900         # Error: Data Set does not match SOP Class
 CANNOT_UNDERSTAND = 0xC210      # Error: Cannot understand
+VERIFICATION_SOP_CLASS = "1.2.840.10008.1.1"  # C-ECHO (PS3.4 Annex A)
 
 
 @dataclass(frozen=True)
@@ -141,7 +146,7 @@ class Node:
         self._last_rx: dict[str, float] = {}     # study -> time of the last instance
         self._queue: queue.Queue = queue.Queue()
         self._stop = threading.Event()
-        self._server = None
+        self._server: ThreadedAssociationServer | None = None
         self._worker: threading.Thread | None = None
         self._log_handler: logging.Handler | None = None
         self._said_waiting: dict[str, tuple] = {}
@@ -152,26 +157,29 @@ class Node:
         """Open the port, start the evaluator and queue studies left complete but not
         evaluated by an earlier run."""
         from pynetdicom import AE, AllStoragePresentationContexts, evt
-        from pynetdicom.sop_class import Verification
 
         self._attach_log_file()
         removed = self.store.clean_temporaries()
         ae = AE(ae_title=self.ae_title)
         for cx in AllStoragePresentationContexts:
-            ae.add_supported_context(cx.abstract_syntax)
-        ae.add_supported_context(Verification)
+            if cx.abstract_syntax is not None:
+                ae.add_supported_context(cx.abstract_syntax)
+        ae.add_supported_context(VERIFICATION_SOP_CLASS)
         ae.maximum_pdu_size = 0          # accept any PDU size the sender proposes
         ae.network_timeout = 120         # a silent peer is dropped, its association ends
-        handlers = [(evt.EVT_REQUESTED, self._on_requested), (evt.EVT_C_ECHO, self._on_echo),
+        # pynetdicom's stubs type the events loosely: the list is what start_server documents
+        handlers: list[Any] = [(evt.EVT_REQUESTED, self._on_requested), (evt.EVT_C_ECHO, self._on_echo),
                     (evt.EVT_C_STORE, self._on_store), (evt.EVT_ESTABLISHED, self._on_established),
                     (evt.EVT_CONN_CLOSE, self._on_closed)]
         logging.getLogger("pynetdicom").setLevel(logging.CRITICAL)  # our own one-line events
         try:
-            self._server = ae.start_server((self.bind, self.port), block=False, evt_handlers=handlers)
+            server = ae.start_server((self.bind, self.port), block=False, evt_handlers=handlers)
         except OSError as exc:
             self._detach_log_file()
             raise ParameterError(f"--port {self.port}: cannot listen on {self.bind} ({exc.strerror or exc})") from exc
-        self.port = self._server.server_address[1]
+        assert server is not None  # block=False: start_server returns the running server
+        self._server = server
+        self.port = server.server_address[1]
         self._worker = threading.Thread(target=self._evaluate_loop, name="dosecalc-evaluator", daemon=True)
         self._worker.start()
         allow = ", ".join(a.ae_title + (f"@{a.host}" if a.host else "") for a in self.allow) or "any caller"
