@@ -1,5 +1,5 @@
 """Short text and HTML displays for notebooks: ``repr`` and ``_repr_html_`` of the case,
-its dose grid and structure set, protocol reports and batch runs.
+its dose grid and structure set, DVHs, protocol reports and batch runs.
 
 Every display is a few lines whatever the data: it reads only scalar fields and at most
 :data:`MAX_NAMES` names (never a voxel, contour or point array), so it takes constant
@@ -17,8 +17,16 @@ MAX_NAMES = 8
 MAX_ROWS = 60
 
 
+#: Characters of one name (or expression) shown before "~".
+MAX_NAME = 24
+
+
+def _short(text: str, limit: int = MAX_NAME) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "~"
+
+
 def _names(names: list[str], limit: int = MAX_NAMES) -> str:
-    shown = [n if len(n) <= 24 else n[:23] + "~" for n in names[:limit]]
+    shown = [_short(n) for n in names[:limit]]
     more = f", ... (+{len(names) - limit})" if len(names) > limit else ""
     return ", ".join(shown) + more
 
@@ -104,6 +112,32 @@ def case_html(case: Any) -> str:
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in case.notes[:10])
     more = f"<li>... {len(case.notes) - 10} more</li>" if len(case.notes) > 10 else ""
     return _table(rows, "Case") + (f"<ul>{notes}{more}</ul>" if notes else "")
+
+
+def _dvh_unit(d: Any) -> str:
+    return "Gy" if d.quantity == "dose" else d.quantity
+
+
+def dvh_repr(d: Any) -> str:
+    """Text display of a :class:`DVH` (one line; a long expression is cut)."""
+    out = f", {d.outside_cc:.3g} cc outside the dose grid" if d.coverage_warning else ""
+    return (f"<DVH {_short(d.name, 60)!r}: {d.volume_cc:.4g} cc{out}; Min {d.min_gy:.4g}, Mean "
+            f"{d.mean_gy:.4g}, Max {d.max_gy:.4g} {_short(_dvh_unit(d), 40)}; "
+            f"{_short(str(d.settings.get('mode', '')), 20)}>")
+
+
+def dvh_html(d: Any) -> str:
+    """HTML display of a :class:`DVH`: its volumes and extremes (the curve is
+    ``dvh.to_dataframe()``)."""
+    u = _dvh_unit(d)
+    rows = [("Structure", _short(d.name, 200)), ("Volume", f"{d.volume_cc:.4g} cc"),
+            ("Outside dose grid", f"{d.outside_cc:.4g} cc"),
+            ("Min / Mean / Max", f"{d.min_gy:.4g} / {d.mean_gy:.4g} / {d.max_gy:.4g} {u}"),
+            ("Prescription", "none" if d.prescription_gy is None else f"{d.prescription_gy:g} Gy"),
+            ("Mode", str(d.settings.get("mode", "")))]
+    warn = d.coverage_warning
+    note = f"<p style='color:#8a6200'>{html.escape(_short(warn, 500))}</p>" if warn else ""
+    return _table(rows, "DVH") + note
 
 
 def report_repr(r: Any) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .display import grid_html, grid_repr
 from .errors import ParameterError
 from .provenance import NONE as NO_PROVENANCE
 from .provenance import DoseProvenance
@@ -230,6 +231,13 @@ class DoseGrid:
             and all(abs(a - b) <= tol_mm for a, b in zip(self.origin_mm, other.origin_mm))
             and all(abs(a - b) <= tol_mm for a, b in zip(self.spacing_mm, other.spacing_mm))
         )
+
+    # notebook display: a few lines, constant time (dosecalc/display.py)
+    def __repr__(self) -> str:
+        return grid_repr(self)
+
+    def _repr_html_(self) -> str:
+        return grid_html(self)
 
     def with_values(self, values_gy: np.ndarray, **changes) -> "DoseGrid":
         """A new grid with the same geometry and new values (and any field changed)."""

@@ -70,6 +70,7 @@ from typing import Iterable
 
 import numpy as np
 
+from .display import dvh_html, dvh_repr
 from .dvh_curve import (  # noqa: F401  (EXACT_LIMIT, MIN_BINS: re-exported, their old home)
     DEFAULT_BIN_GY, EXACT_LIMIT, MIN_BINS, OUTSIDE_TOL_CC, curve_fields, dose_at_volume, read_only,
     volume_at_dose)
@@ -395,29 +396,12 @@ class DVH:
             out[str(spec) if isinstance(spec, MetricSpec) else spec] = r.value
         return out
 
-    # --- notebook display ---------------------------------------------------------------
-    def _unit(self) -> str:
-        return "Gy" if self.quantity == "dose" else self.quantity
-
+    # --- notebook display: a few lines, constant time (dosecalc/display.py) -------------
     def __repr__(self) -> str:
-        u = self._unit()
-        out = f", {self.outside_cc:.3g} cc outside the dose grid" if self.coverage_warning else ""
-        return (f"<DVH {self.name!r}: {self.volume_cc:.4g} cc{out}; Min {self.min_gy:.4g}, Mean "
-                f"{self.mean_gy:.4g}, Max {self.max_gy:.4g} {u}; {self.settings.get('mode', '')}>")
+        return dvh_repr(self)
 
     def _repr_html_(self) -> str:
-        import html
-
-        u = html.escape(self._unit())
-        cells = [("Structure", html.escape(self.name)), ("Volume", f"{self.volume_cc:.4g} cc"),
-                 ("Outside dose grid", f"{self.outside_cc:.4g} cc"),
-                 ("Min / Mean / Max", f"{self.min_gy:.4g} / {self.mean_gy:.4g} / {self.max_gy:.4g} {u}"),
-                 ("Prescription", "none" if self.prescription_gy is None else f"{self.prescription_gy:g} Gy"),
-                 ("Mode", html.escape(str(self.settings.get("mode", ""))))]
-        rows = "".join(f"<tr><th style='text-align:left'>{k}</th><td>{v}</td></tr>" for k, v in cells)
-        warn = (f"<p style='color:#8a6200'>{html.escape(self.coverage_warning)}</p>"
-                if self.coverage_warning else "")
-        return f"<table><caption>DVH</caption>{rows}</table>{warn}"
+        return dvh_html(self)
 
     # --- export -----------------------------------------------------------------------
     def to_dataframe(self, kind: str = "cumulative", step_gy: float = DEFAULT_BIN_GY):

@@ -11,6 +11,7 @@ from typing import Iterator
 
 import numpy as np
 
+from .display import structures_html, structures_repr
 from .errors import StructureNotFoundError
 
 
@@ -155,3 +156,10 @@ class StructureSet:
                 f"structure name {key!r} matches several ROIs case-insensitively: "
                 f"{[s.name for s in folded]}; use the exact name or the ROI number")
         raise StructureNotFoundError(f"no structure named {key!r}; structures: {self.names}")
+
+    # notebook display: a few lines, constant time (dosecalc/display.py)
+    def __repr__(self) -> str:
+        return structures_repr(self)
+
+    def _repr_html_(self) -> str:
+        return structures_html(self)

@@ -135,8 +135,10 @@ DATA_LAYER = {"dosecalc.model", "dosecalc.dose_grid", "dosecalc.structures", "do
 
 def test_data_layer_imports_nothing_above_it():
     """The data layer (model.py and the modules it re-exports) imports only the
-    vocabulary, errors and itself at module level."""
+    vocabulary, errors, the display helpers (which import nothing of the package) and
+    itself at module level."""
     _, _, top = _imports(_modules())
-    below = {"dosecalc.errors", "dosecalc.provenance", "dosecalc.summation"}
+    assert top["dosecalc.display"] == set()
+    below = {"dosecalc.errors", "dosecalc.provenance", "dosecalc.summation", "dosecalc.display"}
     for name in DATA_LAYER:
         assert top[name] <= below | DATA_LAYER, name
