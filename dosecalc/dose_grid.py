@@ -81,8 +81,8 @@ class DoseReading:
         label = self.label or "(absent)"
         if self.refusal:
             return f"dose reading undecided (DoseSummationType {label}): {self.refusal}"
-        what = {Summation.COURSE_TOTAL: "the course total", Summation.PER_FRACTION: "dose per fraction"}.get(
-            self.reading, f"what DoseSummationType {label} states")
+        words = {Summation.COURSE_TOTAL: "the course total", Summation.PER_FRACTION: "dose per fraction"}
+        what = (None if self.reading is None else words.get(self.reading)) or f"what DoseSummationType {label} states"
         if self.source == "option":
             why = f"given by the user (dose_is / --dose-is); DoseSummationType {label}"
             if self.status == "contradicts" or self.status == "agrees":
@@ -246,7 +246,7 @@ class DoseGrid:
         return replace(self, values_gy=values_gy, **changes)
 
     # --- point dose -----------------------------------------------------------------
-    def sample(self, points_mm, fill: float = np.nan) -> np.ndarray:
+    def sample(self, points_mm, fill: float = np.nan) -> np.ndarray | float:
         """Trilinearly interpolated dose at patient points.
 
         Parameters

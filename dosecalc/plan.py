@@ -51,8 +51,8 @@ class FractionGroup:
 
         The beams' specification points may differ, so this is the group's dose per
         fraction in the planning system's own bookkeeping, not a dose at one point."""
-        doses = [b.dose_gy for b in self.beams]
-        if not doses or any(d is None for d in doses):
+        doses = [b.dose_gy for b in self.beams if b.dose_gy is not None]
+        if not doses or len(doses) < len(self.beams):
             return None
         return float(sum(doses))
 
