@@ -11,8 +11,10 @@ of 8-point contours on a 10^3 grid (only the grid's digits differ).
 from __future__ import annotations
 
 import html.parser
+import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -20,19 +22,8 @@ import dosecalc
 from dosecalc.case import Case
 from dosecalc.model import ContourPlane, DoseGrid, Structure, StructureSet
 
-
-def box(x0, x1, y0, y1):
-    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=float)
-
-
-def roi(number, name, x0, x1, y0, y1):
-    return Structure(number, name, planes=(ContourPlane(0.0, (box(x0, x1, y0, y1),)),))
-
-
-def linear_grid(n=30):
-    x = np.arange(n) + 0.5
-    plane = x[None, :] + 0.1 * x[:, None]
-    return DoseGrid(np.repeat(plane[None], 3, axis=0), (0.5, 0.5, -1.0), (1.0, 1.0, 1.0))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/ helpers (importlib mode)
+from square_rois import linear_grid, roi  # noqa: E402
 
 
 class _Checker(html.parser.HTMLParser):

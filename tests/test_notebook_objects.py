@@ -12,6 +12,8 @@ volumes as area x slab thickness.
 from __future__ import annotations
 
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,26 +21,11 @@ import pytest
 import dosecalc
 from dosecalc.case import Case
 from dosecalc.errors import StructureNotFoundError
-from dosecalc.model import ContourPlane, DoseGrid, Structure, StructureSet
+from dosecalc.model import StructureSet
 
-SLOPE_X, SLOPE_Y = 1.0, 0.1     # Gy per mm
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/ helpers (importlib mode)
+from square_rois import SLOPE_X, SLOPE_Y, linear_grid, roi  # noqa: E402
 
-
-def box(x0, x1, y0, y1):
-    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=float)
-
-
-def roi(number, name, x0, x1, y0, y1):
-    """A square ROI on the one plane z = 0 (its slab is the voxel z in [-0.5, 0.5] mm)."""
-    return Structure(number, name, planes=(ContourPlane(0.0, (box(x0, x1, y0, y1),)),))
-
-
-def linear_grid(n=30):
-    """1 mm voxels, voxel (i, j) spans x in [i, i+1], y in [j, j+1]; dose x + 0.1 y (Gy)."""
-    x = np.arange(n) + 0.5
-    y = np.arange(n) + 0.5
-    plane = SLOPE_X * x[None, :] + SLOPE_Y * y[:, None]
-    return DoseGrid(np.repeat(plane[None], 3, axis=0), (0.5, 0.5, -1.0), (1.0, 1.0, 1.0))
 
 
 BOXES = {1: ("Frame", (2, 12, 3, 13)), 2: ("Frame", (14, 24, 2, 22)), 37: ("PTV", (5, 10, 16, 21))}
