@@ -139,7 +139,7 @@ def _crossings(a, b, g0, gd, out):
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def edge_extremes(x, y, poly_start, plane_of_poly, sign, lo, hi, values, origin, spacing, acc):
     """Min/max of the dose on every contour edge (sign != 0) at every height of its slab;
     ``acc`` = [min, max, count] is updated."""
@@ -211,7 +211,7 @@ def _row_crossings(x, y, poly_start, sign, c0, c1, oy, dy, j0, j1, counting, cou
                         fill[j - j0] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def node_extremes(x, y, poly_start, plane_start, sign, lo, hi, values, origin, spacing, acc):
     """Min/max of the dose on the vertical lines through the grid nodes inside each plane's
     contours (even-odd), over the plane's slab; ``acc`` = [min, max, count] is updated."""

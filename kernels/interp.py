@@ -55,7 +55,7 @@ def _blend(values, z0, z1, wz, y0, y1, wy, x0, x1, wx):
     return c0 * (1.0 - wz) + c1 * wz
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def trilinear_points(values, origin, spacing, points, fill, out):
     """Interpolate ``values`` at patient points (serial: point sets are small, and a
     parallel loop would cost a second of compilation on a cold start).

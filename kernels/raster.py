@@ -93,7 +93,7 @@ def _edge(plane, ny, nx, u0, v0, u1, v1, weight):
         _add_step(row, nx, 0.5 * (prev + uhi), amount * (uhi - prev) * scale)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def scanline_coverage(us, vs, poly_start, c0, c1, sign, n_sub, plane):
     """Even-odd coverage of one plane by ``n_sub`` exact-in-x scanlines per cell row.
 
