@@ -32,6 +32,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .runs import _plane_runs
+
 
 
 @njit(cache=True)
@@ -177,6 +179,54 @@ def rasterise(us, vs, poly_start, plane_start, sign, fallback, slab_lo, slab_hi,
                plane_start, sign, fallback, slab_lo, slab_hi, out, int(layer0))
 
 
+@njit(cache=True, inline="always")
+def _rasterise_layer(us, vs, poly_start, plane_start, sign, fallback, slab_lo, slab_hi, layer, zlo, p0):
+    """Lattice layer ``[zlo, zlo + 1]`` into ``layer`` (ny, nx), zero on entry: every slab
+    that overlaps it, weighted by the overlap, then the x prefix sums.  ``p0`` is the first
+    slab that may still reach this layer (layers come in increasing order); returns the
+    next one.  The one body of :func:`rasterise_layers` and :func:`rasterise_runs`, so the
+    dense and the run-length masks hold the same bits."""
+    ny, nx = layer.shape
+    nplanes = slab_lo.shape[0]
+    zhi = zlo + 1.0
+    # slabs are sorted: skip those that end below this layer (a scan, not a
+    # searchsorted, which would compile a generic routine)
+    while p0 < nplanes and slab_hi[p0] <= zlo:
+        p0 += 1
+    for p in range(p0, nplanes):
+        if slab_lo[p] >= zhi:
+            break
+        w = min(zhi, slab_hi[p]) - max(zlo, slab_lo[p])
+        if w <= 0.0:
+            continue
+        if fallback[p] == 1:
+            continue  # filled by scanline_coverage (see dosecalc.masks)
+        c0 = plane_start[p]
+        c1 = plane_start[p + 1]
+        for c in range(c0, c1):
+            sc = sign[c]
+            if sc == 0.0:
+                continue
+            s = poly_start[c]
+            e = poly_start[c + 1]
+            for i in range(s, e):
+                i2 = i + 1 if i + 1 < e else s
+                _edge(layer, ny, nx, us[i], vs[i], us[i2], vs[i2], sc * w)
+    # resolve the differences along x; clean rounding dust so that cells outside the
+    # structure are exactly 0 (they would otherwise become samples with ~1e-17 volume)
+    for j in range(ny):
+        acc = 0.0
+        for i in range(nx):
+            acc += layer[j, i]
+            val = acc
+            if val < 1e-12:
+                val = 0.0
+            elif val > 1.0:
+                val = 1.0
+            layer[j, i] = val
+    return p0
+
+
 @njit(cache=True, nogil=True)
 def rasterise_layers(us, vs, poly_start, plane_start, sign, fallback, slab_lo, slab_hi, out, layer0, k0, k1):
     """Layers ``[k0, k1)`` of ``out`` (lattice layers ``layer0 + k``) of :func:`rasterise`
@@ -185,45 +235,160 @@ def rasterise_layers(us, vs, poly_start, plane_start, sign, fallback, slab_lo, s
     A ``parallel=True`` loop over layers would cost about a second more of cold
     compilation; the caller's threads do the same for nothing.
     """
-    nz, ny, nx = out.shape
-    nplanes = slab_lo.shape[0]
     p0 = 0
     for k in range(k0, k1):
-        zlo = float(layer0 + k)
-        zhi = zlo + 1.0
-        layer = out[k]
-        # slabs are sorted: skip those that end below this layer (a scan, not a
-        # searchsorted, which would compile a generic routine)
-        while p0 < nplanes and slab_hi[p0] <= zlo:
-            p0 += 1
-        for p in range(p0, nplanes):
-            if slab_lo[p] >= zhi:
+        p0 = _rasterise_layer(us, vs, poly_start, plane_start, sign, fallback, slab_lo, slab_hi,
+                              out[k], float(layer0 + k), p0)
+
+
+@njit(cache=True, inline="always")
+def _pairwise_block(a, s, n):
+    """numpy's sum of ``a[s:s + n]`` for n <= 128: 8 partial sums, then the rest."""
+    if n < 8:
+        res = 0.0
+        for i in range(s, s + n):
+            res += a[i]
+        return res
+    r0 = a[s]
+    r1 = a[s + 1]
+    r2 = a[s + 2]
+    r3 = a[s + 3]
+    r4 = a[s + 4]
+    r5 = a[s + 5]
+    r6 = a[s + 6]
+    r7 = a[s + 7]
+    m = n - n % 8
+    i = 8
+    while i < m:
+        r0 += a[s + i]
+        r1 += a[s + i + 1]
+        r2 += a[s + i + 2]
+        r3 += a[s + i + 3]
+        r4 += a[s + i + 4]
+        r5 += a[s + i + 5]
+        r6 += a[s + i + 6]
+        r7 += a[s + i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[s + i]
+        i += 1
+    return res
+
+
+@njit(cache=True, nogil=True)
+def _pairwise_sum(a, s, n):
+    """Sum of ``a[s:s + n]`` added as numpy adds a contiguous float64 array (blocks of at
+    most 128 values, :func:`_pairwise_block`; above, the two halves cut at a multiple of 8,
+    left + right), so that a layer's sum has the bits of ``layer.sum()`` of the dense mask.
+
+    numpy recurses; here the halves are walked with an explicit stack (a cached numba
+    kernel that calls a recursive one crashes when loaded from the cache)."""
+    if n <= 128:
+        return _pairwise_block(a, s, n)
+    start = np.empty(64, dtype=np.int64)
+    size = np.empty(64, dtype=np.int64)
+    state = np.zeros(64, dtype=np.int64)  # 0 new, 1 left half pending, 2 right half pending
+    left = np.empty(64, dtype=np.float64)
+    top = 0
+    start[0] = s
+    size[0] = n
+    while True:
+        if size[top] > 128:  # a new node: its left half first
+            half = size[top] // 2
+            half -= half % 8
+            state[top] = 1
+            top += 1
+            start[top] = start[top - 1]
+            size[top] = half
+            state[top] = 0
+            continue
+        val = _pairwise_block(a, start[top], size[top])
+        top -= 1
+        while top >= 0:
+            if state[top] == 1:  # left half done: keep it, then the right half
+                left[top] = val
+                state[top] = 2
+                half = size[top] // 2
+                half -= half % 8
+                top += 1
+                start[top] = start[top - 1] + half
+                size[top] = size[top - 1] - half
+                state[top] = 0
                 break
-            w = min(zhi, slab_hi[p]) - max(zlo, slab_lo[p])
-            if w <= 0.0:
-                continue
-            if fallback[p] == 1:
-                continue  # filled by scanline_coverage (see dosecalc.masks)
-            c0 = plane_start[p]
-            c1 = plane_start[p + 1]
-            for c in range(c0, c1):
-                sc = sign[c]
-                if sc == 0.0:
-                    continue
-                s = poly_start[c]
-                e = poly_start[c + 1]
-                for i in range(s, e):
-                    i2 = i + 1 if i + 1 < e else s
-                    _edge(layer, ny, nx, us[i], vs[i], us[i2], vs[i2], sc * w)
-        # resolve the differences along x; clean rounding dust so that cells outside the
-        # structure are exactly 0 (they would otherwise become samples with ~1e-17 volume)
-        for j in range(ny):
-            acc = 0.0
-            for i in range(nx):
-                acc += layer[j, i]
-                val = acc
-                if val < 1e-12:
-                    val = 0.0
-                elif val > 1.0:
-                    val = 1.0
-                layer[j, i] = val
+            val = left[top] + val  # both halves done
+            top -= 1
+        if top < 0:
+            return val
+
+
+@njit(cache=True)
+def _grow(a, need):
+    """``a``, or a copy of it with room for at least ``need`` items."""
+    if need <= a.size:
+        return a
+    b = np.empty(max(need, 2 * a.size), dtype=a.dtype)
+    b[:a.size] = a
+    return b
+
+
+@njit(cache=True, nogil=True)
+def rasterise_runs(us, vs, poly_start, plane_start, sign, fallback, slab_lo, slab_hi, ny, nx, k0, k1):
+    """Lattice layers ``[k0, k1)`` of :func:`rasterise` (same arguments; a layer is ny x nx
+    cells), straight to run-length form (:mod:`dosecalc.kernels.runs`): each layer is
+    rasterised into one reused buffer of the size of a layer and encoded while it is in
+    the cache, so no array of the box is written and read back.
+
+    Returns
+    -------
+    n_runs, n_partial, n_inside : int64 (k1 - k0,)
+        Per layer, as :func:`dosecalc.kernels.runs.count_runs`.
+    layer_sum : float64 (k1 - k0,)
+        Sum of each layer's fractions, the bits of ``layer.sum()`` in numpy.
+    run_start, run_length, run_value, values
+        As :func:`dosecalc.kernels.runs.encode_runs` of the dense layers ``k0..k1 - 1``,
+        ``run_start`` counted from layer ``k0``; the same bits as the dense path.
+    """
+    nl = k1 - k0
+    n_runs = np.zeros(nl, dtype=np.int64)
+    n_part = np.zeros(nl, dtype=np.int64)
+    n_inside = np.zeros(nl, dtype=np.int64)
+    layer_sum = np.zeros(nl, dtype=np.float64)
+    buf = np.zeros((1, ny, nx), dtype=np.float64)
+    layer = buf[0]
+    flat = buf.reshape(ny * nx)
+    cap = 4 * ny + 16
+    run_start = np.empty(cap, dtype=np.int64)
+    run_length = np.empty(cap, dtype=np.int64)
+    run_value = np.empty(cap, dtype=np.int64)
+    values = np.empty(cap, dtype=np.float64)
+    r0 = 0
+    q0 = 0
+    p0 = 0
+    none = np.empty(0, dtype=np.int64)
+    nonef = np.empty(0, dtype=np.float64)
+    for k in range(k0, k1):
+        if k > k0:
+            layer[:, :] = 0.0
+        p0 = _rasterise_layer(us, vs, poly_start, plane_start, sign, fallback, slab_lo, slab_hi,
+                              layer, float(k), p0)
+        t = k - k0
+        layer_sum[t] = 0.0 + _pairwise_sum(flat, 0, ny * nx)
+        runs, part, inside = _plane_runs(buf, 0, False, 0, 0, none, none, none, nonef)
+        n_runs[t] = runs
+        n_part[t] = part
+        n_inside[t] = inside
+        if runs == 0:
+            continue
+        run_start = _grow(run_start, r0 + runs)
+        run_length = _grow(run_length, r0 + runs)
+        run_value = _grow(run_value, r0 + runs)
+        values = _grow(values, q0 + part)
+        _plane_runs(buf, 0, True, r0, q0, run_start, run_length, run_value, values)
+        base = t * ny * nx
+        for r in range(r0, r0 + runs):
+            run_start[r] += base
+        r0 += runs
+        q0 += part
+    return (n_runs, n_part, n_inside, layer_sum, run_start[:r0].copy(), run_length[:r0].copy(),
+            run_value[:r0].copy(), values[:q0].copy())

@@ -9,6 +9,7 @@ structure), which a cached or expanded mask must reproduce bit for bit.
 import sys
 from pathlib import Path
 
+import numba
 import numpy as np
 
 import dosecalc.analysis as analysis
@@ -235,35 +236,56 @@ def test_dvhs_side_by_side_equal_one_by_one_and_raise_in_order(monkeypatch):
         assert got[k].mean_gy == ref[k].mean_gy and got[k].max_gy == ref[k].max_gy
 
 
-def test_prism_compact_in_blocks_equals_compact_of_dense_mask():
+def test_prism_compact_layer_by_layer_equals_compact_of_dense_mask(monkeypatch):
     """Truth: the dense prism mask of the whole box (prism_mask), compacted.  Rasterised
-    in blocks of a few layers (down to one layer per block), each block compacted at
-    once, the compact mask has the same arrays and the same volume bit for bit, and it
-    expands to the dense fractions."""
+    layer by layer straight into runs (rasterise_runs), in ranges of layers on 1 to 3
+    threads (every split forced, down to ranges of one layer), the compact mask has the
+    same arrays and the same volume bit for bit, and it expands to the dense fractions."""
+    import dosecalc.kernels.threads as threads
     from dosecalc.masks.contours import prepare
     from dosecalc.masks.prism import prism_compact, prism_mask
     from dosecalc.masks.rasterise import lattice_box, resolve_k
 
+    monkeypatch.setattr(threads, "MIN_SPLIT_WORK", 0)
     case = make_case()
     grid = case.dose
     checked = 0
-    for s in case.structures:
-        if not s.has_volume:
-            continue
-        prep = prepare(s, grid, "half", True)
-        for supersample in (1, "auto"):
-            k = resolve_k(prep, grid, supersample)
-            box = lattice_box(prep, grid)
-            dense = prism_mask(prep, grid, k, box, supersample, "half")
-            ref = compact(dense)
-            plane = dense.fraction.shape[1] * dense.fraction.shape[2]
-            for block in (1, 3 * plane, 10**12):
-                c = prism_compact(prep, grid, k, box, supersample, "half", block_cells=block)
-                assert c.shape == ref.shape
-                for f in ("run_off", "sample_off", "run_start", "run_length", "run_value", "values"):
-                    assert np.array_equal(getattr(c, f), getattr(ref, f)), (s.name, supersample, block, f)
-                assert c.mask.volume_cc == dense.volume_cc and c.mask.outside_cc == dense.outside_cc
-                assert c.mask.origin_mm == dense.origin_mm and c.mask.spacing_mm == dense.spacing_mm
-                assert np.array_equal(expand(c).fraction, dense.fraction)
-                checked += 1
+    old = numba.get_num_threads()
+    try:
+        for s in case.structures:
+            if not s.has_volume:
+                continue
+            prep = prepare(s, grid, "half", True)
+            for supersample in (1, "auto"):
+                k = resolve_k(prep, grid, supersample)
+                box = lattice_box(prep, grid)
+                dense = prism_mask(prep, grid, k, box, supersample, "half")
+                ref = compact(dense)
+                for n_threads in (1, 2, 3):
+                    numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
+                    c = prism_compact(prep, grid, k, box, supersample, "half")
+                    assert c.shape == ref.shape
+                    for f in ("run_off", "sample_off", "run_start", "run_length", "run_value", "values"):
+                        assert np.array_equal(getattr(c, f), getattr(ref, f)), (s.name, supersample, n_threads, f)
+                    assert c.mask.volume_cc == dense.volume_cc and c.mask.outside_cc == dense.outside_cc
+                    assert c.mask.origin_mm == dense.origin_mm and c.mask.spacing_mm == dense.spacing_mm
+                    assert np.array_equal(expand(c).fraction, dense.fraction)
+                    checked += 1
+    finally:
+        numba.set_num_threads(old)
     assert checked >= 6
+
+
+def test_layer_sum_kernel_has_the_bits_of_numpy_sum():
+    """Truth: numpy's own ``layer.sum()`` (what the dense mask's volume is summed with).
+    The layer sums of rasterise_runs reproduce it bit for bit on layers of every size
+    class of numpy's pairwise summation (< 8, <= 128, recursive halves)."""
+    from dosecalc.kernels.raster import _pairwise_sum
+
+    rng = np.random.default_rng(7)
+    for _ in range(400):
+        ny, nx = (int(v) for v in rng.integers(1, 300, 2))
+        a = rng.random((ny, nx)) * (rng.random((ny, nx)) < 0.6)
+        if rng.random() < 0.3:
+            a[:] = np.round(a, 3)
+        assert 0.0 + _pairwise_sum(a.reshape(-1), 0, a.size) == float(a.sum()), (ny, nx)

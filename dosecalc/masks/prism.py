@@ -8,20 +8,15 @@ import math
 
 import numpy as np
 
-from ..kernels.raster import rasterise
+from ..kernels.raster import rasterise, rasterise_runs
+from ..kernels.threads import plane_ranges, run_ranges
 from ..model import DoseGrid
-from .compact import CompactMask, encode_block, assemble, compact
+from .compact import CompactMask, assemble, compact
 from .contours import Prepared
 from .lattice import StructureMask
 from .scanline import FALLBACK_SUBROWS, fill_fallback_planes
 
-__all__ = ["prism_mask", "prism_compact", "COMPACT_BLOCK_CELLS"]
-
-
-#: A prism mask asked for in compact form whose box holds more cells than this is
-#: rasterised in blocks of this many cells (whole layers), each block compacted at once:
-#: the 1 GB dense array of a 0.5 mm Body never exists (issue 13: peak memory).
-COMPACT_BLOCK_CELLS = 8_000_000
+__all__ = ["prism_mask", "prism_compact"]
 
 
 def _lattice(prep: Prepared, grid: DoseGrid, k: int, box):
@@ -88,26 +83,24 @@ def prism_mask(prep: Prepared, grid: DoseGrid, k: int, box, supersample, end_cap
     return _mask(prep, k, box, supersample, end_cap, h, lo, frac, _plane_sums(frac))
 
 
-def prism_compact(prep: Prepared, grid: DoseGrid, k: int, box, supersample, end_cap,
-                  block_cells: int = COMPACT_BLOCK_CELLS) -> CompactMask:
+def prism_compact(prep: Prepared, grid: DoseGrid, k: int, box, supersample, end_cap) -> CompactMask:
     """:func:`prism_mask` in compact form (:func:`dosecalc.masks.compact.compact` of it, the
-    same arrays and volume), rasterised in blocks of whole layers of about
-    ``block_cells`` cells: no dense array of the whole box is held."""
+    same arrays and volume, bit for bit), rasterised layer by layer straight into runs
+    (:func:`dosecalc.kernels.raster.rasterise_runs`): no array of the box is held (the
+    1 GB dense array of a 0.5 mm Body never exists, issue 13), and each layer is encoded
+    while it is in the cache.  Ranges of layers run on threads; every layer is computed
+    alone, so the result does not depend on the thread count."""
     h, shape, lo = _lattice(prep, grid, k, box)
     plane = shape[1] * shape[2]
-    if prep.fallback.any() or plane == 0 or shape[0] * plane <= block_cells:
+    if prep.fallback.any() or plane == 0 or shape[0] == 0:
         return compact(prism_mask(prep, grid, k, box, supersample, end_cap))
     u, v, zl, zh = _scaled(prep, h, lo)
-    step = max(1, block_cells // plane)
-    blocks, sums = [], []
-    buf = np.empty((min(step, shape[0]), shape[1], shape[2]), dtype=np.float64)
-    for k0 in range(0, shape[0], step):
-        part = buf[:min(step, shape[0] - k0)]
-        part.fill(0.0)
-        rasterise(u, v, prep.poly_start, prep.plane_start, prep.sign, prep.fallback, zl, zh, part,
-                  layer0=k0)
-        sums.extend(_plane_sums(part))
-        blocks.append((k0, encode_block(part)))
+    ranges = plane_ranges(shape[0], shape[0] * plane)
+    parts = run_ranges(rasterise_runs, ranges, u, v, prep.poly_start, prep.plane_start, prep.sign,
+                       prep.fallback, zl, zh, int(shape[1]), int(shape[2]))
+    sums = [float(x) for part in parts for x in part[3]]
+    blocks = [(k0, (n_runs, n_inside, start, length, value, values))
+              for (k0, _), (n_runs, _, n_inside, _, start, length, value, values) in zip(ranges, parts)]
     empty = np.zeros((0, 0, 0))
     meta = _mask(prep, k, box, supersample, end_cap, h, lo, empty, sums)
     return assemble(meta, shape, blocks)
