@@ -193,6 +193,12 @@ def gather_runs_interp(run_off, run_start, run_length, run_value, values_frac, s
     """:func:`gather_interp` of the planes ``[k0, k1)`` of a run-length mask: the same
     arithmetic per cell (so the same bits), visiting only the cells inside.
 
+    A sub-voxel lattice cuts each voxel ``k`` times per axis, so ``k`` x ``k`` lattice
+    rows share the same four x-blends of :func:`~dosecalc.kernels.interp._blend` (the
+    voxel rows ``y0``, ``y1`` of planes ``z0``, ``z1`` at a column's x split): they are
+    computed once per column and voxel row and kept, and each cell only blends them in
+    y and z, in :func:`_blend`'s order (the same bits).
+
     Returns
     -------
     int
@@ -203,6 +209,18 @@ def gather_runs_interp(run_off, run_start, run_length, run_value, values_frac, s
     nx = shape[2]
     plane = ny * nx
     xi0, xi1, xw = _columns(nx, gx, origin, spacing, m_origin, m_spacing)
+    # x-blends of column i for the voxel rows of key ``stamp[i]`` (a number per
+    # (z0, z1, y0, y1) in the order met; -1: none yet)
+    b00 = np.empty(nx)
+    b01 = np.empty(nx)
+    b10 = np.empty(nx)
+    b11 = np.empty(nx)
+    stamp = np.full(nx, -1, dtype=np.int64)
+    key = -1
+    kz0 = -2
+    kz1 = -2
+    ky0 = -2
+    ky1 = -2
     n_nan = 0
     for k in range(k0, k1):
         o = sample_off[k]
@@ -216,8 +234,31 @@ def gather_runs_interp(run_off, run_start, run_length, run_value, values_frac, s
             row_out = z0 < 0 or y0 < 0
             for c in range(run_length[r]):
                 f = 1.0 if v < 0 else values_frac[v + c]
-                n_nan += _cell_sample(values, z0, z1, wz, y0, y1, wy, row_out, xi0[i], xi1[i], xw[i],
-                                      f * cell_cc, out_dose, out_vol, o)
+                x0 = xi0[i]
+                if row_out or x0 < 0:
+                    d = np.nan
+                else:
+                    if z0 != kz0 or z1 != kz1 or y0 != ky0 or y1 != ky1:
+                        key += 1
+                        kz0 = z0
+                        kz1 = z1
+                        ky0 = y0
+                        ky1 = y1
+                    if stamp[i] != key:
+                        x1 = xi1[i]
+                        wx = xw[i]
+                        b00[i] = values[z0, y0, x0] * (1.0 - wx) + values[z0, y0, x1] * wx
+                        b01[i] = values[z0, y1, x0] * (1.0 - wx) + values[z0, y1, x1] * wx
+                        b10[i] = values[z1, y0, x0] * (1.0 - wx) + values[z1, y0, x1] * wx
+                        b11[i] = values[z1, y1, x0] * (1.0 - wx) + values[z1, y1, x1] * wx
+                        stamp[i] = key
+                    c0 = b00[i] * (1.0 - wy) + b01[i] * wy
+                    c1 = b10[i] * (1.0 - wy) + b11[i] * wy
+                    d = c0 * (1.0 - wz) + c1 * wz
+                if d != d:
+                    n_nan += 1
+                out_dose[o] = d
+                out_vol[o] = f * cell_cc
                 o += 1
                 i += 1
                 if i == nx:
