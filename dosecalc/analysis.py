@@ -26,6 +26,7 @@ import numpy as np
 
 from .derived import case_structure, derived_mask, roi_key
 from .dvh import DEFAULT_BIN_GY, DVH, CoverageWarning, DVHWarning
+from .dvh_curve import EXACT_LIMIT
 from .errors import ContourError, ParameterError
 from .kernels.threads import worker_count
 from .mask_cache import MASK_CACHE_BYTES, MaskCache, compact_budget_bytes  # noqa: F401  (kept importable from here)
@@ -221,7 +222,7 @@ def case_dvh(case: CaseData, name, *, dose: DoseGrid | None = None, prescription
         # On the dose grid's own lattice (converted grids too: their voxels are read
         # directly) the samples come in pieces of whole planes: a Body of 100 M voxels
         # never holds its 1.6 GB of samples at once.
-        _, chunks = compact_sample_chunks(packed, grid)
+        _, chunks = compact_sample_chunks(packed, grid, reduce_above=EXACT_LIMIT)
     settings = dict(mask.settings)
     settings.update({
         "structure": _display_name(target),

@@ -70,8 +70,12 @@ def curve_fields(chunks, *, name: str = "", outside_cc: float = 0.0,
                              f"'EQD2Gy(a/b=2.5)', got {quantity!r}")
 
     acc = new_stats_state()
-    for d, v in chunks():
-        stats_accumulate(d, v, acc)
+    stats_into = getattr(chunks, "stats_into", None)
+    if stats_into is not None:  # reduced at the source (the same bits as the pieces)
+        stats_into(acc)
+    else:
+        for d, v in chunks():
+            stats_accumulate(d, v, acc)
     dmin, dmax, covered, sum_dv, n_used, n_bad_dose, n_bad_vol = stats_result(acc)
     if n_bad_vol:
         raise ParameterError(f"DVH{label}: volume_cc holds {n_bad_vol} negative or non-finite "
@@ -113,8 +117,12 @@ def curve_fields(chunks, *, name: str = "", outside_cc: float = 0.0,
         nbins = max(MIN_BINS, int(math.ceil((dmax - dmin) / bin_gy - 1e-9)))
         width = (dmax - dmin) / nbins
         hist = np.zeros(nbins)
-        for d, v in chunks():
-            weighted_histogram(d, v, dmin, width, hist)
+        histogram_into = getattr(chunks, "histogram_into", None)
+        if histogram_into is not None:
+            histogram_into(dmin, width, hist)
+        else:
+            for d, v in chunks():
+                weighted_histogram(d, v, dmin, width, hist)
         # Cumulative volume at each edge, hottest first; edges end exactly at Max/Min.
         above = np.concatenate(([0.0], np.cumsum(hist[::-1])))
         np.minimum(above, covered, out=above)

@@ -6,13 +6,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ParameterError
+from ..kernels.dvh import stats_accumulate, weighted_histogram
 from ..kernels.samples import (count_planes, gather_aligned, gather_interp, gather_runs_aligned,
-                               gather_runs_interp)
+                               gather_runs_interp, reduce_runs_aligned)
 from ..kernels.threads import plane_ranges, run_ranges
 from ..model import DoseGrid
 from .lattice import StructureMask
 
-__all__ = ["mask_samples", "sample_chunks", "compact_sample_chunks", "CHUNK_SAMPLES"]
+__all__ = ["mask_samples", "sample_chunks", "compact_sample_chunks", "SampleChunks", "CHUNK_SAMPLES"]
 
 #: Samples per piece of :func:`sample_chunks` (16 bytes each: 32 MB of buffers).
 CHUNK_SAMPLES = 2_000_000
@@ -187,35 +188,80 @@ def _gather_runs(c, grid, aligned: bool, k0: int, k1: int):
     return dose, vol
 
 
-def compact_sample_chunks(c, grid: DoseGrid, max_samples: int = CHUNK_SAMPLES):
+class SampleChunks:
+    """The samples of a compact mask on a dose grid, in pieces: ``chunks()`` yields
+    ``(dose_gy, volume_cc)`` pieces (read-only use: a single piece is the same arrays on
+    every call).  :func:`compact_sample_chunks` makes it.
+
+    On the dose grid's own lattice, :meth:`stats_into` and :meth:`histogram_into` reduce
+    the samples straight from the runs (:func:`dosecalc.kernels.samples.reduce_runs_aligned`,
+    the same bits as reducing the pieces): the DVH's two passes over a big organ then
+    write no sample arrays.  Elsewhere they reduce the pieces.
+    """
+
+    def __init__(self, c, grid: DoseGrid, aligned: bool, pieces: list, fused: bool):
+        self._c, self._grid, self._aligned, self._pieces, self._fused = c, grid, aligned, pieces, fused
+        # One piece (every sub-voxel box, every small ROI) is gathered once and handed out
+        # again: the DVH reads its samples twice (statistics, then histogram or sort), and
+        # the trilinear gather was a fifth of the 3 mm case's DVH time.  Its arrays are
+        # never written to by the readers.
+        self._memo: list = []
+
+    def __call__(self):
+        if len(self._pieces) == 1:
+            if not self._memo:
+                self._memo.append(_gather_runs(self._c, self._grid, self._aligned, *self._pieces[0]))
+            yield self._memo[0]
+            return
+        for k0, k1 in self._pieces:
+            yield _gather_runs(self._c, self._grid, self._aligned, k0, k1)
+
+    def _reduce(self, histogram: bool, acc, lo: float, width: float, hist) -> None:
+        c, mask = self._c, self._c.mask
+        reduce_runs_aligned(c.run_off, c.run_start, c.run_length, c.run_value, c.values,
+                            np.asarray(c.shape, dtype=np.int64), self._grid.values_gy,
+                            np.asarray(mask.index_offset, dtype=np.int64), float(mask.cell_volume_cc),
+                            histogram, acc, float(lo), float(width), hist)
+
+    def stats_into(self, acc) -> None:
+        """:func:`~dosecalc.kernels.dvh.stats_accumulate` of every sample into ``acc``."""
+        if self._fused:
+            self._reduce(False, acc, 0.0, 1.0, np.zeros(1))
+            return
+        for d, v in self():
+            stats_accumulate(d, v, acc)
+
+    def histogram_into(self, lo: float, width: float, hist) -> None:
+        """:func:`~dosecalc.kernels.dvh.weighted_histogram` of every sample into ``hist``."""
+        if self._fused:
+            self._reduce(True, np.zeros(9), lo, width, hist)
+            return
+        for d, v in self():
+            weighted_histogram(d, v, lo, width, hist)
+
+
+def compact_sample_chunks(c, grid: DoseGrid, max_samples: int = CHUNK_SAMPLES, reduce_above: int | None = None):
     """:func:`sample_chunks` of a compact mask (:mod:`dosecalc.masks.compact`): only the
     runs of cells inside are read (no pass over the empty part of the box, no dense
     array), and the pieces are the same bits as :func:`mask_samples` of the dense mask.
+
+    ``reduce_above``: on the dose grid's own lattice, a mask of more samples than this is
+    reduced straight from its runs by ``chunks.stats_into``/``histogram_into`` (the DVH
+    passes its exact-mode limit: below it the sort needs the samples anyway).  Speed
+    only: the results are the same bits either way.
 
     Returns
     -------
     n : int
         Number of samples in all.
-    chunks : callable
+    chunks : SampleChunks
         ``chunks()`` yields ``(dose_gy, volume_cc)`` pieces (read-only use: a single
-        piece is the same arrays on every call).
+        piece is the same arrays on every call); ``chunks.stats_into`` and
+        ``chunks.histogram_into`` reduce them.
     """
     mask = c.mask
     aligned = mask.index_offset is not None and _same_lattice(mask, grid, c.shape)
     pieces = _pieces(c.sample_off, aligned, max_samples)
-    # One piece (every sub-voxel box, every small ROI) is gathered once and handed out
-    # again: the DVH reads its samples twice (statistics, then histogram or sort), and
-    # the trilinear gather was a fifth of the 3 mm case's DVH time.  Its arrays are never
-    # written to by the readers.
-    memo: list = []
-
-    def chunks():
-        if len(pieces) == 1:
-            if not memo:
-                memo.append(_gather_runs(c, grid, aligned, *pieces[0]))
-            yield memo[0]
-            return
-        for k0, k1 in pieces:
-            yield _gather_runs(c, grid, aligned, k0, k1)
-
-    return int(c.sample_off[-1]), chunks
+    n = int(c.sample_off[-1])
+    fused = aligned and reduce_above is not None and n > reduce_above
+    return n, SampleChunks(c, grid, aligned, pieces, fused)
