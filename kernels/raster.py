@@ -38,12 +38,13 @@ from .runs import _plane_runs
 
 @njit(cache=True)
 def _add_step(row, nx, u, amount):
-    """Cells right of ``u`` gain ``amount``; the cell holding ``u`` gets its share."""
+    """Cells right of ``u`` gain ``amount``; the cell holding ``u`` gets its share.
+    Returns the first cell of the difference row written (``nx``: none)."""
     if u <= 0.0:
         row[0] += amount
-        return
+        return 0
     if u >= nx:
-        return
+        return nx
     k = int(np.floor(u))
     if k >= nx:
         k = nx - 1
@@ -51,11 +52,14 @@ def _add_step(row, nx, u, amount):
     row[k] += amount * f
     if k + 1 < nx:
         row[k + 1] += amount * (1.0 - f)
+    return k
 
 
 @njit(cache=True)
-def _edge(plane, ny, nx, u0, v0, u1, v1, weight):
-    """Accumulate the winding contribution of edge (u0, v0)-(u1, v1) into ``plane``."""
+def _edge(plane, ny, nx, u0, v0, u1, v1, weight, row_lo, row_hi):
+    """Accumulate the winding contribution of edge (u0, v0)-(u1, v1) into ``plane``;
+    ``row_lo[j]``/``row_hi[j]`` widen to the first/last cell of row j written (the
+    difference row is zero outside them)."""
     if v0 == v1:
         return
     vlo = min(v0, v1)
@@ -77,7 +81,10 @@ def _edge(plane, ny, nx, u0, v0, u1, v1, weight):
         row = plane[j]
         dv = b - a
         if ua == ub:
-            _add_step(row, nx, ua, amount * dv)
+            first = _add_step(row, nx, ua, amount * dv)
+            if first < nx:
+                row_lo[j] = min(row_lo[j], first)
+                row_hi[j] = max(row_hi[j], min(first + 1, nx - 1))
             continue
         ulo = min(ua, ub)
         uhi = max(ua, ub)
@@ -86,13 +93,24 @@ def _edge(plane, ny, nx, u0, v0, u1, v1, weight):
         m_lo = max(int(np.floor(ulo)) + 1, 0)
         m_hi = min(int(np.ceil(uhi)) - 1, nx)
         prev = ulo
+        first = nx
+        last = -1
         for m in range(m_lo, m_hi + 1):
             mu = float(m)
             if mu <= prev or mu >= uhi:
                 continue
-            _add_step(row, nx, 0.5 * (prev + mu), amount * (mu - prev) * scale)
+            k = _add_step(row, nx, 0.5 * (prev + mu), amount * (mu - prev) * scale)
+            if k < nx:
+                first = min(first, k)
+                last = max(last, k)
             prev = mu
-        _add_step(row, nx, 0.5 * (prev + uhi), amount * (uhi - prev) * scale)
+        k = _add_step(row, nx, 0.5 * (prev + uhi), amount * (uhi - prev) * scale)
+        if k < nx:
+            first = min(first, k)
+            last = max(last, k)
+        if last >= 0:
+            row_lo[j] = min(row_lo[j], first)
+            row_hi[j] = max(row_hi[j], min(last + 1, nx - 1))
 
 
 @njit(cache=True, nogil=True)
@@ -180,15 +198,26 @@ def rasterise(us, vs, poly_start, plane_start, sign, fallback, slab_lo, slab_hi,
 
 
 @njit(cache=True, inline="always")
-def _rasterise_layer(us, vs, poly_start, plane_start, sign, fallback, slab_lo, slab_hi, layer, zlo, p0):
+def _rasterise_layer(us, vs, poly_start, plane_start, sign, fallback, slab_lo, slab_hi, layer, zlo, p0,
+                     row_lo, row_hi):
     """Lattice layer ``[zlo, zlo + 1]`` into ``layer`` (ny, nx), zero on entry: every slab
     that overlaps it, weighted by the overlap, then the x prefix sums.  ``p0`` is the first
-    slab that may still reach this layer (layers come in increasing order); returns the
-    next one.  The one body of :func:`rasterise_layers` and :func:`rasterise_runs`, so the
-    dense and the run-length masks hold the same bits."""
+    slab that may still reach this layer (layers come in increasing order); returns
+    (the next one, the first and the end of the flat range of cells that may be non-zero).
+    The one body of :func:`rasterise_layers` and :func:`rasterise_runs`, so the dense and
+    the run-length masks hold the same bits.
+
+    ``row_lo``/``row_hi`` (int64 (ny,), scratch) receive the cells each row's edges wrote:
+    the prefix sums run from the first of them (cells left of it stay 0) and, past the
+    last, fill the row with the final value only when it is not rounding dust, so most
+    of a sub-voxel box's empty rows and margins are never read - the same values as a
+    sum over every cell."""
     ny, nx = layer.shape
     nplanes = slab_lo.shape[0]
     zhi = zlo + 1.0
+    for j in range(ny):
+        row_lo[j] = nx
+        row_hi[j] = -1
     # slabs are sorted: skip those that end below this layer (a scan, not a
     # searchsorted, which would compile a generic routine)
     while p0 < nplanes and slab_hi[p0] <= zlo:
@@ -211,12 +240,19 @@ def _rasterise_layer(us, vs, poly_start, plane_start, sign, fallback, slab_lo, s
             e = poly_start[c + 1]
             for i in range(s, e):
                 i2 = i + 1 if i + 1 < e else s
-                _edge(layer, ny, nx, us[i], vs[i], us[i2], vs[i2], sc * w)
+                _edge(layer, ny, nx, us[i], vs[i], us[i2], vs[i2], sc * w, row_lo, row_hi)
     # resolve the differences along x; clean rounding dust so that cells outside the
     # structure are exactly 0 (they would otherwise become samples with ~1e-17 volume)
+    flat_lo = ny * nx
+    flat_hi = 0
     for j in range(ny):
+        lo = row_lo[j]
+        hi = row_hi[j]
+        if hi < lo:
+            continue  # no edge wrote here: the row stays 0
         acc = 0.0
-        for i in range(nx):
+        val = 0.0
+        for i in range(lo, hi + 1):
             acc += layer[j, i]
             val = acc
             if val < 1e-12:
@@ -224,7 +260,17 @@ def _rasterise_layer(us, vs, poly_start, plane_start, sign, fallback, slab_lo, s
             elif val > 1.0:
                 val = 1.0
             layer[j, i] = val
-    return p0
+        end = hi + 1
+        if val != 0.0:  # the last value carries on to the end of the row
+            for i in range(hi + 1, nx):
+                layer[j, i] = val
+            end = nx
+        flat_lo = min(flat_lo, j * nx + lo)
+        flat_hi = max(flat_hi, j * nx + end)
+    if flat_hi < flat_lo:
+        flat_lo = 0
+        flat_hi = 0
+    return p0, flat_lo, flat_hi
 
 
 @njit(cache=True, nogil=True)
@@ -236,9 +282,12 @@ def rasterise_layers(us, vs, poly_start, plane_start, sign, fallback, slab_lo, s
     compilation; the caller's threads do the same for nothing.
     """
     p0 = 0
+    ny = out.shape[1]
+    row_lo = np.empty(ny, dtype=np.int64)
+    row_hi = np.empty(ny, dtype=np.int64)
     for k in range(k0, k1):
-        p0 = _rasterise_layer(us, vs, poly_start, plane_start, sign, fallback, slab_lo, slab_hi,
-                              out[k], float(layer0 + k), p0)
+        p0, _, _ = _rasterise_layer(us, vs, poly_start, plane_start, sign, fallback, slab_lo, slab_hi,
+                                    out[k], float(layer0 + k), p0, row_lo, row_hi)
 
 
 @njit(cache=True, inline="always")
@@ -277,13 +326,18 @@ def _pairwise_block(a, s, n):
 
 
 @njit(cache=True, nogil=True)
-def _pairwise_sum(a, s, n):
+def _pairwise_sum(a, s, n, z0, z1):
     """Sum of ``a[s:s + n]`` added as numpy adds a contiguous float64 array (blocks of at
     most 128 values, :func:`_pairwise_block`; above, the two halves cut at a multiple of 8,
     left + right), so that a layer's sum has the bits of ``layer.sum()`` of the dense mask.
 
+    Only ``a[z0:z1]`` may be non-zero (all values >= +0.0): a block or half outside it is
+    0.0 without being read, and adding 0.0 changes no bit, so the sum is the same.
+
     numpy recurses; here the halves are walked with an explicit stack (a cached numba
     kernel that calls a recursive one crashes when loaded from the cache)."""
+    if s + n <= z0 or s >= z1:
+        return 0.0
     if n <= 128:
         return _pairwise_block(a, s, n)
     start = np.empty(64, dtype=np.int64)
@@ -294,7 +348,8 @@ def _pairwise_sum(a, s, n):
     start[0] = s
     size[0] = n
     while True:
-        if size[top] > 128:  # a new node: its left half first
+        if size[top] > 128 and start[top] < z1 and start[top] + size[top] > z0:
+            # a new node that may hold non-zero values: its left half first
             half = size[top] // 2
             half -= half % 8
             state[top] = 1
@@ -303,7 +358,10 @@ def _pairwise_sum(a, s, n):
             size[top] = half
             state[top] = 0
             continue
-        val = _pairwise_block(a, start[top], size[top])
+        if start[top] + size[top] <= z0 or start[top] >= z1:
+            val = 0.0
+        else:
+            val = _pairwise_block(a, start[top], size[top])
         top -= 1
         while top >= 0:
             if state[top] == 1:  # left half done: keep it, then the right half
@@ -367,14 +425,67 @@ def rasterise_runs(us, vs, poly_start, plane_start, sign, fallback, slab_lo, sla
     p0 = 0
     none = np.empty(0, dtype=np.int64)
     nonef = np.empty(0, dtype=np.float64)
+    row_lo = np.empty(ny, dtype=np.int64)
+    row_hi = np.empty(ny, dtype=np.int64)
+    f0 = 0
+    f1 = 0
+    nplanes = slab_lo.shape[0]
+    prev_plane = -1  # the one plane that filled the previous layer whole, else -1
+    rp = 0  # first run and first fraction of the previous layer
+    qp = 0
     for k in range(k0, k1):
-        if k > k0:
-            layer[:, :] = 0.0
-        p0 = _rasterise_layer(us, vs, poly_start, plane_start, sign, fallback, slab_lo, slab_hi,
-                              layer, float(k), p0)
         t = k - k0
-        layer_sum[t] = 0.0 + _pairwise_sum(flat, 0, ny * nx)
-        runs, part, inside = _plane_runs(buf, 0, False, 0, 0, none, none, none, nonef)
+        # A layer inside one plane's slab (weight exactly 1, no other slab) is that
+        # plane's in-plane coverage: the same bits as the layer before it when that one
+        # was inside the same slab, so its runs are copied, not rasterised again (on a
+        # sub-voxel lattice most layers are: a slab spans k of them).
+        zlo = float(k)
+        while p0 < nplanes and slab_hi[p0] <= zlo:
+            p0 += 1
+        only = -1
+        n_over = 0
+        for p in range(p0, nplanes):
+            if slab_lo[p] >= zlo + 1.0:
+                break
+            w = min(zlo + 1.0, slab_hi[p]) - max(zlo, slab_lo[p])
+            if w <= 0.0 or fallback[p] == 1:
+                continue
+            n_over += 1
+            only = p if w == 1.0 else -2
+        if n_over != 1 or only < 0:
+            only = -1
+        if t > 0 and only >= 0 and only == prev_plane:
+            runs = n_runs[t - 1]
+            part = n_part[t - 1]
+            n_runs[t] = runs
+            n_part[t] = part
+            n_inside[t] = n_inside[t - 1]
+            layer_sum[t] = layer_sum[t - 1]
+            run_start = _grow(run_start, r0 + runs)
+            run_length = _grow(run_length, r0 + runs)
+            run_value = _grow(run_value, r0 + runs)
+            values = _grow(values, q0 + part)
+            for r in range(runs):
+                run_start[r0 + r] = run_start[rp + r] + ny * nx
+                run_length[r0 + r] = run_length[rp + r]
+                v = run_value[rp + r]
+                run_value[r0 + r] = v if v < 0 else v - qp + q0
+            for q in range(part):
+                values[q0 + q] = values[qp + q]
+            rp = r0
+            qp = q0
+            r0 += runs
+            q0 += part
+            continue
+        prev_plane = only
+        rp = r0
+        qp = q0
+        for q in range(f0, f1):  # only the previous layer's written range is non-zero
+            flat[q] = 0.0
+        p0, f0, f1 = _rasterise_layer(us, vs, poly_start, plane_start, sign, fallback, slab_lo,
+                                      slab_hi, layer, zlo, p0, row_lo, row_hi)
+        layer_sum[t] = 0.0 + _pairwise_sum(flat, 0, ny * nx, f0, f1)
+        runs, part, inside = _plane_runs(buf, 0, f0, f1, False, 0, 0, none, none, none, nonef)
         n_runs[t] = runs
         n_part[t] = part
         n_inside[t] = inside
@@ -384,7 +495,7 @@ def rasterise_runs(us, vs, poly_start, plane_start, sign, fallback, slab_lo, sla
         run_length = _grow(run_length, r0 + runs)
         run_value = _grow(run_value, r0 + runs)
         values = _grow(values, q0 + part)
-        _plane_runs(buf, 0, True, r0, q0, run_start, run_length, run_value, values)
+        _plane_runs(buf, 0, f0, f1, True, r0, q0, run_start, run_length, run_value, values)
         base = t * ny * nx
         for r in range(r0, r0 + runs):
             run_start[r] += base

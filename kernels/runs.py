@@ -20,11 +20,13 @@ from numba import njit
 
 
 @njit(cache=True, inline="always")
-def _plane_runs(frac, k, write, r0, p0, run_start, run_length, run_value, values):
+def _plane_runs(frac, k, q0, q1, write, r0, p0, run_start, run_length, run_value, values):
     """The runs of plane ``k`` of ``frac``, read in C order: returns (runs, partial cells,
     non-zero cells); with ``write`` the runs are stored from slot ``r0`` and the partial
     fractions from slot ``p0`` (arrays as in :func:`encode_runs`).  The one scan behind
-    :func:`count_runs` and :func:`encode_runs`, so the counts and the runs always agree."""
+    :func:`count_runs` and :func:`encode_runs`, so the counts and the runs always agree.
+    Only the cells ``[q0, q1)`` of the plane (flat, C order) are read: the caller knows
+    the others are 0 (a gap, which holds no run)."""
     ny, nx = frac.shape[1], frac.shape[2]
     base = k * ny * nx
     r = r0 - 1
@@ -32,8 +34,14 @@ def _plane_runs(frac, k, write, r0, p0, run_start, run_length, run_value, values
     runs = 0
     inside = 0
     kind = 0  # 0 gap, 1 full run, 2 partial run
-    for j in range(ny):
-        for i in range(nx):
+    if q1 <= q0:
+        return 0, 0, 0
+    ja = q0 // nx
+    jb = (q1 - 1) // nx
+    for j in range(ja, jb + 1):
+        ia = q0 - j * nx if j == ja else 0
+        ib = q1 - j * nx if j == jb else nx
+        for i in range(ia, ib):
             f = frac[k, j, i]
             if f == 0.0:
                 kind = 0
@@ -70,8 +78,9 @@ def count_runs(frac, n_runs, n_partial, n_inside, k0, k1):
         Receive the counts of planes ``k0 .. k1 - 1``.
     """
     none = np.empty(0, dtype=np.int64)
+    plane = frac.shape[1] * frac.shape[2]
     for k in range(k0, k1):
-        n_runs[k], n_partial[k], n_inside[k] = _plane_runs(frac, k, False, 0, 0, none, none, none,
+        n_runs[k], n_partial[k], n_inside[k] = _plane_runs(frac, k, 0, plane, False, 0, 0, none, none, none,
                                                            np.empty(0))
 
 
@@ -93,8 +102,9 @@ def encode_runs(frac, run_off, part_off, run_start, run_length, run_value, value
     values : float64 (n_partial,)
         Receives the fractions of the partial cells, in order.
     """
+    plane = frac.shape[1] * frac.shape[2]
     for k in range(k0, k1):
-        _plane_runs(frac, k, True, run_off[k], part_off[k], run_start, run_length, run_value, values)
+        _plane_runs(frac, k, 0, plane, True, run_off[k], part_off[k], run_start, run_length, run_value, values)
 
 
 @njit(cache=True, nogil=True)

@@ -337,4 +337,10 @@ def test_layer_sum_kernel_has_the_bits_of_numpy_sum():
         a = rng.random((ny, nx)) * (rng.random((ny, nx)) < 0.6)
         if rng.random() < 0.3:
             a[:] = np.round(a, 3)
-        assert 0.0 + _pairwise_sum(a.reshape(-1), 0, a.size) == float(a.sum()), (ny, nx)
+        assert 0.0 + _pairwise_sum(a.reshape(-1), 0, a.size, 0, a.size) == float(a.sum()), (ny, nx)
+        # only a[z0:z1] non-zero: the zero blocks are skipped, the bits stay numpy's
+        z0, z1 = sorted(int(q) for q in rng.integers(0, a.size + 1, 2))
+        b = a.reshape(-1).copy()
+        b[:z0] = 0.0
+        b[z1:] = 0.0
+        assert 0.0 + _pairwise_sum(b, 0, b.size, z0, z1) == float(b.sum()), (ny, nx, z0, z1)
