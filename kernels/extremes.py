@@ -19,6 +19,19 @@ its extremes on the piece's boundary, at places these kernels visit:
 
 Dose is evaluated as :func:`dosecalc.kernels.interp.trilinear_points` does (edge value in
 the grid's outer half voxel; points beyond the grid are skipped).
+
+Branch and bound (why: reading the grid along every contour of a 40-ROI plan costs more
+than the arithmetic).  Every visited value is a blend of grid nodes with weights in
+[0, 1], so it lies within the range of the nodes it reads, widened by the blend's
+rounding (:func:`_bounded`).  A place whose nodes' range lies inside the [min, max]
+found so far can change neither, and is left out, judged by the coarse range of
+:func:`block_summary` (built once per grid by the caller; 1/32 of the grid's bytes, it
+stays in cache): a whole contour or plane, an edge, a vertical line, a run of grid
+nodes.  Min and Max stay bit for bit those of visiting everything: a left-out value
+could only have equalled or been inside them, and the values that are visited are
+visited in the same order (so even the sign of a zero Min is the same).  The count of
+visited values (``acc[2]``) is smaller; it is positive exactly when it would be without
+leaving anything out (nothing is left out while ``acc`` is empty).
 """
 
 from __future__ import annotations
@@ -39,11 +52,122 @@ def _take(v, acc):
         acc[2] += 1.0
 
 
+#: Cells per block side of :func:`block_summary` (4 x 4 x 4 cells: the summary is 1/32
+#: of the grid's bytes, and a block is still small against a dose gradient).
+BLOCK = 4
+#: Relative margin of :func:`_bounded`: a trilinear blend (three nested
+#: ``a * (1 - w) + b * w``, 0 <= w <= 1) of values within [lo, hi] lies within [lo, hi]
+#: widened by a few units in the last place of max(|lo|, |hi|) (each lerp adds at most
+#: about 4 u of it, u = 2**-53, so 12 u ~ 1.3e-15 in all); 2**-40 ~ 9e-13 is far beyond.
+_BLEND_MARGIN = 2.0 ** -40
+#: Absolute margin for subnormal values (where the relative bound fails).
+_TINY = 1e-300
+
+
+@njit(cache=True)
+def _bounded(lo, hi, acc):
+    """True when every blend of values in [lo, hi] lies inside [acc[0], acc[1]] beyond
+    any rounding, so that it can change neither Min nor Max.  A blend of values >= 0 is
+    >= 0 exactly, so such values never lower a Min <= 0 (dose grids are mostly zeros
+    away from the beams).  False while ``acc`` is empty, and for NaN (summarised as
+    -inf, inf) unless ``acc`` already spans everything."""
+    m = max(abs(lo), abs(hi)) * _BLEND_MARGIN + _TINY
+    return (lo - m >= acc[0] or (lo >= 0.0 and acc[0] <= 0.0)) and hi + m <= acc[1]
+
+
+@njit(cache=True)
+def _cell_block(i, n):
+    """Block (along one axis) of :func:`block_summary` that holds node ``i`` and, for
+    i < n - 1, node i + 1 (a cell's nodes)."""
+    c = min(i, n - 2)
+    if c < 0:
+        c = 0
+    return c // BLOCK
+
+
+@njit(cache=True)
+def _block_bounded(blocks, zb0, zb1, by, bx, acc):
+    """:func:`_bounded` for the nodes of blocks (zb0..zb1, by, bx)."""
+    lo = blocks[zb0, by, bx, 0]
+    hi = blocks[zb0, by, bx, 1]
+    for zb in range(zb0 + 1, zb1 + 1):
+        lo = min(lo, blocks[zb, by, bx, 0])
+        hi = max(hi, blocks[zb, by, bx, 1])
+    return _bounded(lo, hi, acc)
+
+
+@njit(cache=True)
+def _blocks_of_node(i, nb):
+    """First and last block holding node ``i`` (blocks overlap by their boundary node)."""
+    b1 = min(i // BLOCK, nb - 1)
+    if i == b1 * BLOCK and b1 > 0:
+        return b1 - 1, b1
+    return b1, b1
+
+
+@njit(cache=True, nogil=True)
+def block_summary(values):
+    """Coarse range of the grid: ``out[bz, by, bx] = (min, max)`` of the nodes of a block
+    of BLOCK**3 cells, i.e. nodes ``b * BLOCK .. b * BLOCK + BLOCK`` along each axis
+    (clipped to the grid; neighbouring blocks share their boundary nodes, so a cell's 8
+    nodes are in one block).  A block holding a NaN gets (-inf, inf).
+
+    Parameters
+    ----------
+    values : float64 array (nz, ny, nx)
+        Dose at voxel centres (Gy).
+
+    Returns
+    -------
+    float64 array (nbz, nby, nbx, 2), nb = (n - 2) // BLOCK + 1 (at least 1) per axis.
+    """
+    nz, ny, nx = values.shape
+    nbz = max((nz - 2) // BLOCK + 1, 1)
+    nby = max((ny - 2) // BLOCK + 1, 1)
+    nbx = max((nx - 2) // BLOCK + 1, 1)
+    out = np.empty((nbz, nby, nbx, 2), dtype=np.float64)
+    out[..., 0] = np.inf
+    out[..., 1] = -np.inf
+    plane = np.empty((nby, nbx, 2), dtype=np.float64)
+    for z in range(nz):
+        plane[..., 0] = np.inf
+        plane[..., 1] = -np.inf
+        for y in range(ny):
+            yb0, yb1 = _blocks_of_node(y, nby)
+            for bx in range(nbx):
+                lo = np.inf
+                hi = -np.inf
+                nan = False
+                for x in range(bx * BLOCK, min(bx * BLOCK + BLOCK, nx - 1) + 1):
+                    v = values[z, y, x]
+                    if v < lo:
+                        lo = v
+                    if v > hi:
+                        hi = v
+                    if v != v:
+                        nan = True
+                if nan:
+                    lo = -np.inf
+                    hi = np.inf
+                for by in range(yb0, yb1 + 1):
+                    plane[by, bx, 0] = min(plane[by, bx, 0], lo)
+                    plane[by, bx, 1] = max(plane[by, bx, 1], hi)
+        zb0, zb1 = _blocks_of_node(z, nbz)
+        for bz in range(zb0, zb1 + 1):
+            for by in range(nby):
+                for bx in range(nbx):
+                    out[bz, by, bx, 0] = min(out[bz, by, bx, 0], plane[by, bx, 0])
+                    out[bz, by, bx, 1] = max(out[bz, by, bx, 1], plane[by, bx, 1])
+    return out
+
+
 @njit(cache=True)
 def _z_range(z_lo, z_hi, oz, dz, nz, zs):
-    """The z splits of one slab, shared by every vertical line of it: ``zs`` receives
-    (z0, z1, w) of the slab's two ends (:func:`_axis`; z0 = -1 when outside the grid);
-    returns the dose planes strictly between them, (k0, k1) clipped to the grid."""
+    """The z splits of one slab, shared by every vertical line of it: ``zs`` (>= 10
+    floats) receives (z0, z1, w) of the slab's two ends (:func:`_axis`; z0 = -1 when
+    outside the grid), the first and last dose plane a vertical line reads (p0, p1;
+    none when p0 > p1) and the blocks of :func:`block_summary` holding them (zb0, zb1);
+    returns the dose planes strictly between the ends, (k0, k1) clipped to the grid."""
     a0, a1, wa = _axis((z_lo - oz) / dz, nz)
     b0, b1, wb = _axis((z_hi - oz) / dz, nz)
     zs[0] = a0
@@ -58,11 +182,30 @@ def _z_range(z_lo, z_hi, oz, dz, nz, zs):
         k0 = 0
     if k1 > nz - 1:
         k1 = nz - 1
+    # planes a vertical line of the slab reads: the ends' pairs and the planes between
+    # (with their upper neighbours, read with weight 0 at a dose plane)
+    p0 = k0
+    p1 = k1 + 1
+    if a0 >= 0:
+        p0 = min(p0, a0)
+        p1 = max(p1, a1)
+    if b0 >= 0:
+        p0 = min(p0, b0)
+        p1 = max(p1, b1)
+    if p1 > nz - 1:
+        p1 = nz - 1
+    zs[6] = p0
+    zs[7] = p1
+    # the blocks of block_summary holding these planes (cells p0 .. p1 - 1)
+    c0 = max(min(p0, nz - 2), 0)
+    c1 = max(min(p1 - 1, nz - 2), c0)
+    zs[8] = c0 // BLOCK
+    zs[9] = c1 // BLOCK
     return k0, k1
 
 
 @njit(cache=True)
-def _column(values, fx, fy, zs, k0, k1, bil, acc):
+def _column(values, blocks, fx, fy, zs, k0, k1, bil, acc):
     """Visit the vertical segment at fractional (fx, fy) of a slab: its two ends and every
     dose plane between (``zs``, ``k0``, ``k1`` from :func:`_z_range`); ``acc`` = [min,
     max, count].
@@ -72,26 +215,21 @@ def _column(values, fx, fy, zs, k0, k1, bil, acc):
     of each dose plane the line meets once (``bil``, scratch of >= nz + 1 floats: the
     blend's ``c0``/``c1`` of that plane), and each visited height blends two of them
     with its z weight (0 at a dose plane).  (Plain calls, no inlining: the kernels' cold
-    compile time counts for ``dosecalc demo``.)"""
+    compile time counts for ``dosecalc demo``.)
+
+    The line is left out when the block (``blocks``) of the nodes it reads
+    (``values[p0..p1, y0..y1, x0..x1]``) is inside ``acc`` (:func:`_block_bounded`)."""
     nz, ny, nx = values.shape
     x0, x1, wx = _axis(fx, nx)
     y0, y1, wy = _axis(fy, ny)
     if x0 < 0 or y0 < 0:
         return
+    if _block_bounded(blocks, int(zs[8]), int(zs[9]), _cell_block(y0, ny), _cell_block(x0, nx), acc):
+        return
     a0 = int(zs[0])
     b0 = int(zs[3])
-    # planes the visits read: the ends' pairs and the planes between (with their upper
-    # neighbours, read with weight 0 at a dose plane)
-    p0 = k0
-    p1 = k1 + 1
-    if a0 >= 0:
-        p0 = min(p0, a0)
-        p1 = max(p1, int(zs[1]))
-    if b0 >= 0:
-        p0 = min(p0, b0)
-        p1 = max(p1, int(zs[4]))
-    if p1 > nz - 1:
-        p1 = nz - 1
+    p0 = int(zs[6])
+    p1 = int(zs[7])
     for z in range(p0, p1 + 1):
         c00 = values[z, y0, x0] * (1.0 - wx) + values[z, y0, x1] * wx
         c01 = values[z, y1, x0] * (1.0 - wx) + values[z, y1, x1] * wx
@@ -139,27 +277,75 @@ def _crossings(a, b, g0, gd, out):
     return n
 
 
+@njit(cache=True)
+def _cell_span(fa, fb, pad, n):
+    """Cells (first, last), clipped to the grid's, whose nodes include every node that a
+    point between fractional indices ``fa`` <= ``fb`` (give or take ``pad``) reads and
+    every grid node between them (cell i holds nodes i and i + 1, as in :func:`_axis`)."""
+    c0 = int(np.floor(fa - pad))
+    c1 = int(np.floor(fb + pad))
+    top = max(n - 2, 0)
+    return min(max(c0, 0), top), min(max(c1, 0), top)
+
+
+@njit(cache=True)
+def _box_bounded(xmin, xmax, ymin, ymax, ox, oy, dx, dy, nx, ny, blocks, zb0, zb1, acc, most):
+    """True when the blocks of every node that a visit within x in [xmin, xmax], y in
+    [ymin, ymax] (mm) may read are inside ``acc``; False without looking when they are
+    more than ``most`` + 1 blocks across.  The visited points are computed from the
+    contour's coordinates (``x[a] + t * (x[b] - x[a])``, a row's crossing): ``pad``
+    covers their rounding beyond the box (a few units in the last place of the
+    coordinates, bounded here 10**4 times over)."""
+    padx = 1e-12 * (1.0 + (abs(xmin) + abs(xmax) + abs(ox)) / dx)
+    pady = 1e-12 * (1.0 + (abs(ymin) + abs(ymax) + abs(oy)) / dy)
+    cx0, cx1 = _cell_span((xmin - ox) / dx, (xmax - ox) / dx, padx, nx)
+    cy0, cy1 = _cell_span((ymin - oy) / dy, (ymax - oy) / dy, pady, ny)
+    bx0 = cx0 // BLOCK
+    bx1 = cx1 // BLOCK
+    by0 = cy0 // BLOCK
+    by1 = cy1 // BLOCK
+    if bx1 - bx0 > most or by1 - by0 > most:
+        return False
+    for by in range(by0, by1 + 1):
+        for bx in range(bx0, bx1 + 1):
+            if not _block_bounded(blocks, zb0, zb1, by, bx, acc):
+                return False
+    return True
+
+
 @njit(cache=True, nogil=True)
-def edge_extremes(x, y, poly_start, plane_of_poly, sign, lo, hi, values, origin, spacing, acc):
+def edge_extremes(x, y, poly_start, plane_of_poly, sign, lo, hi, values, blocks, origin, spacing, acc):
     """Min/max of the dose on every contour edge (sign != 0) at every height of its slab;
-    ``acc`` = [min, max, count] is updated."""
+    ``acc`` = [min, max, count] is updated.  ``blocks``: :func:`block_summary` of
+    ``values``.  A contour, or an edge, whose nodes' blocks are all inside ``acc`` is
+    left out whole (see the module)."""
     ox, oy, oz = origin[0], origin[1], origin[2]
     dx, dy, dz = spacing[0], spacing[1], spacing[2]
     nz, ny, nx = values.shape
     buf = np.empty(nx + ny + 8, dtype=np.float64)
     tx = np.empty(nx + 4, dtype=np.float64)
     ty = np.empty(ny + 4, dtype=np.float64)
-    zs = np.empty(6, dtype=np.float64)
+    zs = np.empty(10, dtype=np.float64)
     bil = np.empty(nz + 2, dtype=np.float64)
     for c in range(poly_start.size - 1):
         if sign[c] == 0.0:
             continue
         p = plane_of_poly[c]
         k0, k1 = _z_range(lo[p], hi[p], oz, dz, nz, zs)
+        if zs[6] > zs[7]:
+            continue  # the slab meets no dose plane's pair: nothing is visited
+        zb0 = int(zs[8])
+        zb1 = int(zs[9])
         s = poly_start[c]
         e = poly_start[c + 1]
+        if e <= s or _box_bounded(x[s:e].min(), x[s:e].max(), y[s:e].min(), y[s:e].max(), ox, oy, dx, dy, nx, ny,
+                        blocks, zb0, zb1, acc, nx + ny):
+            continue
         for a in range(s, e):
             b = a + 1 if a + 1 < e else s
+            if _box_bounded(min(x[a], x[b]), max(x[a], x[b]), min(y[a], y[b]), max(y[a], y[b]), ox, oy, dx, dy,
+                            nx, ny, blocks, zb0, zb1, acc, 1):
+                continue
             n1 = _crossings(x[a], x[b], ox, dx, tx)
             n2 = _crossings(y[a], y[b], oy, dy, ty)
             m = n1 + n2 + 2
@@ -177,7 +363,7 @@ def edge_extremes(x, y, poly_start, plane_of_poly, sign, lo, hi, values, origin,
                 step = 0.25 * (ts[q + 1] - ts[q])
                 for r in range(4):
                     t = ts[q] + r * step
-                    _column(values, (x[a] + t * ex - ox) / dx, (y[a] + t * ey - oy) / dy,
+                    _column(values, blocks, (x[a] + t * ex - ox) / dx, (y[a] + t * ey - oy) / dy,
                             zs, k0, k1, bil, acc)
 
 
@@ -212,22 +398,29 @@ def _row_crossings(x, y, poly_start, sign, c0, c1, oy, dy, j0, j1, counting, cou
 
 
 @njit(cache=True, nogil=True)
-def node_extremes(x, y, poly_start, plane_start, sign, lo, hi, values, origin, spacing, acc):
+def node_extremes(x, y, poly_start, plane_start, sign, lo, hi, values, blocks, origin, spacing, acc):
     """Min/max of the dose on the vertical lines through the grid nodes inside each plane's
-    contours (even-odd), over the plane's slab; ``acc`` = [min, max, count] is updated."""
+    contours (even-odd), over the plane's slab; ``acc`` = [min, max, count] is updated.
+    ``blocks``: :func:`block_summary` of ``values``; the nodes of a run in a block inside
+    ``acc`` are left out (see the module)."""
     ox, oy, oz = origin[0], origin[1], origin[2]
     dx, dy, dz = spacing[0], spacing[1], spacing[2]
     nz, ny, nx = values.shape
-    zs = np.empty(6, dtype=np.float64)
+    zs = np.empty(10, dtype=np.float64)
+    skip = np.empty(nx // BLOCK + 3, dtype=np.bool_)
     for p in range(plane_start.size - 1):
         c0 = plane_start[p]
         c1 = plane_start[p + 1]
+        xmin = np.inf
+        xmax = -np.inf
         ymin = np.inf
         ymax = -np.inf
         for c in range(c0, c1):
             if sign[c] == 0.0:
                 continue
             for a in range(poly_start[c], poly_start[c + 1]):
+                xmin = min(xmin, x[a])
+                xmax = max(xmax, x[a])
                 if y[a] < ymin:
                     ymin = y[a]
                 if y[a] > ymax:
@@ -237,6 +430,9 @@ def node_extremes(x, y, poly_start, plane_start, sign, lo, hi, values, origin, s
         k0, k1 = _z_range(lo[p], hi[p], oz, dz, nz, zs)
         a0, a1, wa = int(zs[0]), int(zs[1]), zs[2]
         b0, b1, wb = int(zs[3]), int(zs[4]), zs[5]
+        zb0, zb1 = int(zs[8]), int(zs[9])
+        if _box_bounded(xmin, xmax, ymin, ymax, ox, oy, dx, dy, nx, ny, blocks, zb0, zb1, acc, nx + ny):
+            continue  # every node inside the plane's contours lies in blocks inside acc
         j0 = max(int(np.ceil((ymin - oy) / dy)), 0)
         j1 = min(int(np.floor((ymax - oy) / dy)), ny - 1)
         if j1 < j0:
@@ -256,17 +452,40 @@ def node_extremes(x, y, poly_start, plane_start, sign, lo, hi, values, origin, s
             if n < 2:
                 continue
             _insertion_sort(srt, n)
+            by = _cell_block(j, ny)
             for m in range(0, n - 1, 2):
                 i0 = max(int(np.ceil((srt[m] - ox) / dx)), 0)
                 i1 = min(int(np.floor((srt[m + 1] - ox) / dx)), nx - 1)
+                if i1 < i0:
+                    continue
+                # The run in parts of one block each (node i in block _cell_block(i)):
+                # a part whose block is inside acc now stays so (acc only widens), so it
+                # is decided once, and the visited nodes keep the order of the planes.
+                bx0 = _cell_block(i0, nx)
+                bx1 = _cell_block(i1, nx)
+                every = True
+                for bx in range(bx0, bx1 + 1):
+                    skip[bx - bx0] = _block_bounded(blocks, zb0, zb1, by, bx, acc)
+                    every = every and skip[bx - bx0]
+                if every:
+                    continue
                 # At a grid node the x and y weights are 0: the trilinear blend is the
                 # node's value at a dose plane and the z blend of two of them at a slab
                 # end, bit for bit (the values are finite), read along the row.
-                for i in range(i0, i1 + 1):
-                    if a0 >= 0:
-                        _take(values[a0, j, i] * (1.0 - wa) + values[a1, j, i] * wa, acc)
-                    if b0 >= 0:
-                        _take(values[b0, j, i] * (1.0 - wb) + values[b1, j, i] * wb, acc)
-                for k in range(k0, k1 + 1):
-                    for i in range(i0, i1 + 1):
-                        _take(values[k, j, i], acc)
+                for k in range(k0 - 1, k1 + 1):  # k0 - 1: the slab ends
+                    if k < k0 and a0 < 0 and b0 < 0:
+                        continue
+                    for bx in range(bx0, bx1 + 1):
+                        if skip[bx - bx0]:
+                            continue
+                        ia = i0 if bx == bx0 else bx * BLOCK
+                        ib = i1 if bx == bx1 else bx * BLOCK + BLOCK - 1
+                        if k < k0:
+                            for i in range(ia, ib + 1):
+                                if a0 >= 0:
+                                    _take(values[a0, j, i] * (1.0 - wa) + values[a1, j, i] * wa, acc)
+                                if b0 >= 0:
+                                    _take(values[b0, j, i] * (1.0 - wb) + values[b1, j, i] * wb, acc)
+                        else:
+                            for i in range(ia, ib + 1):
+                                _take(values[k, j, i], acc)

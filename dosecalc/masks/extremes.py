@@ -20,14 +20,32 @@ uncovered part).
 from __future__ import annotations
 
 import math
+import threading
+import weakref
 
 import numpy as np
 
-from ..kernels.extremes import edge_extremes, node_extremes
+from ..kernels.extremes import block_summary, edge_extremes, node_extremes
 
 #: Cells covered by less than this fraction never set Min/Max when the extremes have to
 #: come from cell samples (derived structures, shape interpolation): rounding residue.
 MINMAX_FRACTION_TOL = 1e-6
+
+# The coarse range of each grid's dose (block_summary, 1/32 of the grid's bytes), built
+# once per grid and kept while the grid lives: every structure's extremes use it.
+_BLOCKS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_BLOCKS_LOCK = threading.Lock()
+
+
+def _blocks(grid, values: np.ndarray) -> np.ndarray:
+    """:func:`dosecalc.kernels.extremes.block_summary` of ``grid`` (cached; read-only)."""
+    with _BLOCKS_LOCK:  # structures run side by side on threads: build it once
+        blocks = _BLOCKS.get(grid)
+        if blocks is None:
+            blocks = block_summary(values)
+            blocks.setflags(write=False)
+            _BLOCKS[grid] = blocks
+    return blocks
 
 
 def prism_extremes(x, y, poly_start, plane_start, sign, lo_mm, hi_mm, corners_mm, grid) -> tuple[float, float, int]:
@@ -51,7 +69,11 @@ def prism_extremes(x, y, poly_start, plane_start, sign, lo_mm, hi_mm, corners_mm
     Returns
     -------
     (min, max, n) : float, float, int
-        NaN, NaN, 0 when no point lies inside the dose grid.
+        ``n`` counts the dose values evaluated (corners included): places that could
+        change neither Min nor Max are left out uncounted
+        (:mod:`dosecalc.kernels.extremes`), so it is no measure of the work, but it is
+        positive exactly when some point lies inside the dose grid.  NaN, NaN, 0 when
+        none does.
     """
     acc = np.array([np.inf, -np.inf, 0.0])
     if len(corners_mm):
@@ -66,8 +88,9 @@ def prism_extremes(x, y, poly_start, plane_start, sign, lo_mm, hi_mm, corners_mm
     lo = np.ascontiguousarray(lo_mm, dtype=np.float64)
     hi = np.ascontiguousarray(hi_mm, dtype=np.float64)
     plane_of_poly = np.repeat(np.arange(len(lo), dtype=np.int64), np.diff(plane_start))
-    edge_extremes(x, y, poly_start, plane_of_poly, sign, lo, hi, values, origin, spacing, acc)
-    node_extremes(x, y, poly_start, plane_start, sign, lo, hi, values, origin, spacing, acc)
+    blocks = _blocks(grid, values)
+    edge_extremes(x, y, poly_start, plane_of_poly, sign, lo, hi, values, blocks, origin, spacing, acc)
+    node_extremes(x, y, poly_start, plane_start, sign, lo, hi, values, blocks, origin, spacing, acc)
     if acc[2] == 0:
         return math.nan, math.nan, 0
     return float(acc[0]), float(acc[1]), int(acc[2])
