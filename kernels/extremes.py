@@ -125,13 +125,19 @@ def block_summary(values):
     nbz = max((nz - 2) // BLOCK + 1, 1)
     nby = max((ny - 2) // BLOCK + 1, 1)
     nbx = max((nx - 2) // BLOCK + 1, 1)
+    # plain loops, no array expressions: they would add seconds of cold compile time
     out = np.empty((nbz, nby, nbx, 2), dtype=np.float64)
-    out[..., 0] = np.inf
-    out[..., 1] = -np.inf
+    for bz in range(nbz):
+        for by in range(nby):
+            for bx in range(nbx):
+                out[bz, by, bx, 0] = np.inf
+                out[bz, by, bx, 1] = -np.inf
     plane = np.empty((nby, nbx, 2), dtype=np.float64)
     for z in range(nz):
-        plane[..., 0] = np.inf
-        plane[..., 1] = -np.inf
+        for by in range(nby):
+            for bx in range(nbx):
+                plane[by, bx, 0] = np.inf
+                plane[by, bx, 1] = -np.inf
         for y in range(ny):
             yb0, yb1 = _blocks_of_node(y, nby)
             for bx in range(nbx):
@@ -338,8 +344,16 @@ def edge_extremes(x, y, poly_start, plane_of_poly, sign, lo, hi, values, blocks,
         zb1 = int(zs[9])
         s = poly_start[c]
         e = poly_start[c + 1]
-        if e <= s or _box_bounded(x[s:e].min(), x[s:e].max(), y[s:e].min(), y[s:e].max(), ox, oy, dx, dy, nx, ny,
-                        blocks, zb0, zb1, acc, nx + ny):
+        xmin = np.inf
+        xmax = -np.inf
+        ymin = np.inf
+        ymax = -np.inf
+        for a in range(s, e):
+            xmin = min(xmin, x[a])
+            xmax = max(xmax, x[a])
+            ymin = min(ymin, y[a])
+            ymax = max(ymax, y[a])
+        if e <= s or _box_bounded(xmin, xmax, ymin, ymax, ox, oy, dx, dy, nx, ny, blocks, zb0, zb1, acc, nx + ny):
             continue
         for a in range(s, e):
             b = a + 1 if a + 1 < e else s
