@@ -273,6 +273,31 @@ def _rasterise_layer(us, vs, poly_start, plane_start, sign, fallback, slab_lo, s
     return p0, flat_lo, flat_hi
 
 
+@njit(cache=True, inline="always")
+def _only_plane(slab_lo, slab_hi, fallback, zlo, p0):
+    """The plane whose slab alone fills lattice layer ``[zlo, zlo + 1]`` (weight exactly
+    1, no other slab, not a scanline plane), else -1.  Such a layer is that plane's
+    in-plane coverage, the same bits in every layer of the slab, so the rasterisers
+    compute it once and copy it (a slab spans k layers of a sub-voxel lattice).  ``p0``
+    as for :func:`_rasterise_layer` (slabs before it end below the layer)."""
+    nplanes = slab_lo.shape[0]
+    while p0 < nplanes and slab_hi[p0] <= zlo:
+        p0 += 1
+    only = -1
+    n_over = 0
+    for p in range(p0, nplanes):
+        if slab_lo[p] >= zlo + 1.0:
+            break
+        w = min(zlo + 1.0, slab_hi[p]) - max(zlo, slab_lo[p])
+        if w <= 0.0 or fallback[p] == 1:
+            continue
+        n_over += 1
+        only = p if w == 1.0 else -2
+    if n_over != 1 or only < 0:
+        return -1
+    return only
+
+
 @njit(cache=True, nogil=True)
 def rasterise_layers(us, vs, poly_start, plane_start, sign, fallback, slab_lo, slab_hi, out, layer0, k0, k1):
     """Layers ``[k0, k1)`` of ``out`` (lattice layers ``layer0 + k``) of :func:`rasterise`
@@ -285,9 +310,16 @@ def rasterise_layers(us, vs, poly_start, plane_start, sign, fallback, slab_lo, s
     ny = out.shape[1]
     row_lo = np.empty(ny, dtype=np.int64)
     row_hi = np.empty(ny, dtype=np.int64)
+    prev_plane = -1
     for k in range(k0, k1):
+        zlo = float(layer0 + k)
+        only = _only_plane(slab_lo, slab_hi, fallback, zlo, p0)
+        if k > k0 and only >= 0 and only == prev_plane:
+            out[k, :, :] = out[k - 1, :, :]  # inside the same slab: the same bits
+            continue
+        prev_plane = only
         p0, _, _ = _rasterise_layer(us, vs, poly_start, plane_start, sign, fallback, slab_lo, slab_hi,
-                                    out[k], float(layer0 + k), p0, row_lo, row_hi)
+                                    out[k], zlo, p0, row_lo, row_hi)
 
 
 @njit(cache=True, inline="always")
@@ -429,31 +461,14 @@ def rasterise_runs(us, vs, poly_start, plane_start, sign, fallback, slab_lo, sla
     row_hi = np.empty(ny, dtype=np.int64)
     f0 = 0
     f1 = 0
-    nplanes = slab_lo.shape[0]
     prev_plane = -1  # the one plane that filled the previous layer whole, else -1
     rp = 0  # first run and first fraction of the previous layer
     qp = 0
     for k in range(k0, k1):
         t = k - k0
-        # A layer inside one plane's slab (weight exactly 1, no other slab) is that
-        # plane's in-plane coverage: the same bits as the layer before it when that one
-        # was inside the same slab, so its runs are copied, not rasterised again (on a
-        # sub-voxel lattice most layers are: a slab spans k of them).
+        # a layer inside the same single slab as the layer before it: its runs copied
         zlo = float(k)
-        while p0 < nplanes and slab_hi[p0] <= zlo:
-            p0 += 1
-        only = -1
-        n_over = 0
-        for p in range(p0, nplanes):
-            if slab_lo[p] >= zlo + 1.0:
-                break
-            w = min(zlo + 1.0, slab_hi[p]) - max(zlo, slab_lo[p])
-            if w <= 0.0 or fallback[p] == 1:
-                continue
-            n_over += 1
-            only = p if w == 1.0 else -2
-        if n_over != 1 or only < 0:
-            only = -1
+        only = _only_plane(slab_lo, slab_hi, fallback, zlo, p0)
         if t > 0 and only >= 0 and only == prev_plane:
             runs = n_runs[t - 1]
             part = n_part[t - 1]
