@@ -197,7 +197,7 @@ def rasterise(us, vs, poly_start, plane_start, sign, fallback, slab_lo, slab_hi,
                plane_start, sign, fallback, slab_lo, slab_hi, out, int(layer0))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _rasterise_layer(us, vs, poly_start, plane_start, sign, fallback, slab_lo, slab_hi, layer, zlo, p0,
                      row_lo, row_hi):
     """Lattice layer ``[zlo, zlo + 1]`` into ``layer`` (ny, nx), zero on entry: every slab
@@ -273,7 +273,7 @@ def _rasterise_layer(us, vs, poly_start, plane_start, sign, fallback, slab_lo, s
     return p0, flat_lo, flat_hi
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _only_plane(slab_lo, slab_hi, fallback, zlo, p0):
     """The plane whose slab alone fills lattice layer ``[zlo, zlo + 1]`` (weight exactly
     1, no other slab, not a scanline plane), else -1.  Such a layer is that plane's
@@ -315,14 +315,16 @@ def rasterise_layers(us, vs, poly_start, plane_start, sign, fallback, slab_lo, s
         zlo = float(layer0 + k)
         only = _only_plane(slab_lo, slab_hi, fallback, zlo, p0)
         if k > k0 and only >= 0 and only == prev_plane:
-            out[k, :, :] = out[k - 1, :, :]  # inside the same slab: the same bits
+            for j in range(ny):  # inside the same slab: the same bits (a loop, not a
+                for i in range(out.shape[2]):  # slice assignment: seconds of compilation)
+                    out[k, j, i] = out[k - 1, j, i]
             continue
         prev_plane = only
         p0, _, _ = _rasterise_layer(us, vs, poly_start, plane_start, sign, fallback, slab_lo, slab_hi,
                                     out[k], zlo, p0, row_lo, row_hi)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _pairwise_block(a, s, n):
     """numpy's sum of ``a[s:s + n]`` for n <= 128: 8 partial sums, then the rest."""
     if n < 8:
@@ -418,7 +420,8 @@ def _grow(a, need):
     if need <= a.size:
         return a
     b = np.empty(max(need, 2 * a.size), dtype=a.dtype)
-    b[:a.size] = a
+    for q in range(a.size):  # a loop: an array slice assignment costs seconds of compilation
+        b[q] = a[q]
     return b
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _plane_runs(frac, k, q0, q1, write, r0, p0, run_start, run_length, run_value, values):
     """The runs of plane ``k`` of ``frac``, read in C order: returns (runs, partial cells,
     non-zero cells); with ``write`` the runs are stored from slot ``r0`` and the partial
