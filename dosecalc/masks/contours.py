@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ContourError, ParameterError
+from ..kernels.contours import distinct_vertices
 from ..mask_options import END_CAPS
 from ..model import DoseGrid, Structure
 from .lattice import voxel_range
@@ -18,48 +19,44 @@ __all__ = ["GAP_FACTOR", "Prepared", "slab_bounds", "structure_volume_cc", "prep
 GAP_FACTOR = 1.5
 
 
+def _points(structure: Structure, polys: list) -> np.ndarray:
+    """The contours' (x, y) points as one (M, 2) array: the ContourPlane polygons are
+    (N, 2) already, so one concatenation; anything else is checked contour by contour
+    (and a third column dropped)."""
+    try:
+        pts = np.concatenate(polys)
+    except ValueError:  # mixed shapes
+        pts = None
+    if pts is None or pts.ndim != 2 or pts.shape[1] != 2:
+        for plane in structure.planes:
+            for poly in plane.polygons:
+                if poly.ndim != 2 or poly.shape[1] < 2:
+                    raise ContourError(
+                        f"structure {structure.name!r}: contour on plane z={plane.z_mm} mm must be an "
+                        f"(N, 2) array of (x, y) mm, got shape {poly.shape}")
+        pts = np.concatenate([poly[:, :2] for poly in polys])
+    return np.ascontiguousarray(pts, dtype=np.float64)
+
+
 def _flatten(structure: Structure):
     """Concatenate the closed contours plane by plane, dropping repeated points (a vertex
     equal to its predecessor, and a closing vertex equal to the first)."""
-    polys, zs, per_plane = [], [], []
-    for plane in structure.planes:
-        for poly in plane.polygons:
-            if poly.ndim != 2 or poly.shape[1] < 2:
-                raise ContourError(
-                    f"structure {structure.name!r}: contour on plane z={plane.z_mm} mm must be an "
-                    f"(N, 2) array of (x, y) mm, got shape {poly.shape}")
-            polys.append(poly[:, :2])
-        per_plane.append(len(plane.polygons))
-        zs.append(plane.z_mm)
-    plane_start = np.zeros(len(per_plane) + 1, dtype=np.int64)
-    np.cumsum(per_plane, out=plane_start[1:])
+    planes = structure.planes
+    polys = [poly for plane in planes for poly in plane.polygons]
+    zs = [plane.z_mm for plane in planes]
+    plane_start = np.zeros(len(planes) + 1, dtype=np.int64)
+    np.cumsum([len(plane.polygons) for plane in planes], out=plane_start[1:])
     if not polys:
         return np.zeros(0), np.zeros(0), np.zeros(1, dtype=np.int64), plane_start, np.asarray(zs, dtype=np.float64)
+    pts = _points(structure, polys)
     lens = np.fromiter((len(p) for p in polys), dtype=np.int64, count=len(polys))
-    pts = np.concatenate(polys).astype(np.float64, copy=False)
     if not np.all(np.isfinite(pts)):
         bad = int(np.repeat(np.arange(len(polys)), lens)[~np.isfinite(pts).all(axis=1)][0])
         plane = int(np.searchsorted(plane_start, bad, side="right") - 1)
         raise ContourError(
             f"structure {structure.name!r}: contour on plane z={zs[plane]} mm holds "
             "non-finite coordinates (ContourData)")
-    pid = np.repeat(np.arange(len(polys)), lens)
-    keep = np.ones(len(pts), dtype=bool)
-    keep[1:] = (pid[1:] != pid[:-1]) | np.any(pts[1:] != pts[:-1], axis=1)
-    pts, pid = pts[keep], pid[keep]
-    counts = np.bincount(pid, minlength=len(polys))
-    ends = np.cumsum(counts)
-    starts = ends - counts
-    closing = (counts > 1) & np.all(pts[np.maximum(ends - 1, 0)] == pts[np.minimum(starts, len(pts) - 1)], axis=1)
-    if closing.any():
-        keep = np.ones(len(pts), dtype=bool)
-        keep[(ends - 1)[closing]] = False
-        pts = pts[keep]
-        counts = counts - closing
-    poly_start = np.zeros(len(polys) + 1, dtype=np.int64)
-    np.cumsum(counts, out=poly_start[1:])
-    x = np.ascontiguousarray(pts[:, 0])
-    y = np.ascontiguousarray(pts[:, 1])
+    x, y, poly_start = distinct_vertices(pts, lens)
     return x, y, poly_start, plane_start, np.asarray(zs, dtype=np.float64)
 
 
@@ -143,8 +140,12 @@ class Prepared:
                                     100)
         self.area_mm2 = area
         self.volume_cc = float(np.sum(area * (self.hi - self.lo))) / 1000.0
-        used = np.repeat(self.sign != 0.0, np.diff(ps))
-        if np.any(used):
+        used = self.sign != 0.0
+        if np.all(used):
+            self.xr = (float(x.min()), float(x.max())) if len(x) else (0.0, 0.0)
+            self.yr = (float(y.min()), float(y.max())) if len(y) else (0.0, 0.0)
+        elif np.any(used):
+            used = np.repeat(used, np.diff(ps))
             self.xr = (float(x[used].min()), float(x[used].max()))
             self.yr = (float(y[used].min()), float(y[used].max()))
         else:
@@ -158,13 +159,26 @@ class Prepared:
     def corners(self) -> np.ndarray:
         """(M, 3) corners of the prism geometry: the vertices of every non-degenerate
         contour at the bottom and at the top of its plane's slab (mm)."""
+        used = self.sign != 0.0
         per_poly = np.diff(self.poly_start)
-        plane_of_poly = np.repeat(np.arange(len(self.z)), np.diff(self.plane_start))
-        good = np.repeat(self.sign != 0.0, per_poly)
-        plane_of_v = np.repeat(plane_of_poly, per_poly)[good]
-        x, y = self.x[good], self.y[good]
-        return np.column_stack([np.concatenate([x, x]), np.concatenate([y, y]),
-                                np.concatenate([self.lo[plane_of_v], self.hi[plane_of_v]])])
+        if np.all(used):
+            x, y = self.x, self.y
+        else:
+            good = np.repeat(used, per_poly)
+            x, y = self.x[good], self.y[good]
+        # vertices of the used contours per plane (the vertices of a plane are consecutive)
+        upto = np.zeros(len(per_poly) + 1, dtype=np.int64)
+        np.cumsum(np.where(used, per_poly, 0), out=upto[1:])
+        per_plane = np.diff(upto[self.plane_start])
+        m = len(x)
+        out = np.empty((2 * m, 3))
+        out[:m, 0] = x
+        out[m:, 0] = x
+        out[:m, 1] = y
+        out[m:, 1] = y
+        out[:m, 2] = np.repeat(self.lo, per_plane)
+        out[m:, 2] = np.repeat(self.hi, per_plane)
+        return out
 
 
 def prepare(structure: Structure, grid: DoseGrid, end_cap: str = "half", split_gaps: bool = True) -> Prepared:
