@@ -49,7 +49,7 @@ def _flatten(structure: Structure):
     if not polys:
         return np.zeros(0), np.zeros(0), np.zeros(1, dtype=np.int64), plane_start, np.asarray(zs, dtype=np.float64)
     pts = _points(structure, polys)
-    lens = np.fromiter((len(p) for p in polys), dtype=np.int64, count=len(polys))
+    lens = np.fromiter(map(len, polys), dtype=np.int64, count=len(polys))
     if not np.all(np.isfinite(pts)):
         bad = int(np.repeat(np.arange(len(polys)), lens)[~np.isfinite(pts).all(axis=1)][0])
         plane = int(np.searchsorted(plane_start, bad, side="right") - 1)
