@@ -98,97 +98,130 @@ def _bucket_pairs(ulo, uhi, m, qlo, qhi, hist):
 
 
 @njit(cache=True, nogil=True)
-def _exact_order(lo, hi, m, stop):
-    """Order of the ``m`` edges by their lower end, ``stop[j]``: one past the last edge
-    (in that order) that starts at or before the upper end of the j-th; and the
-    candidate pairs of that sweep."""
-    order = np.argsort(lo[:m], kind="mergesort")
-    s = np.empty(m)
-    for j in range(m):
-        s[j] = lo[order[j]]
+def _exact_order(lo, hi, m, order, stop):
+    """Exact sweep along one axis: ``order`` of the ``m`` edges by their lower end,
+    ``stop[j]`` one past the last edge (in that order) that starts at or before the
+    upper end of the j-th; returns the candidate pairs.  A bottom-up merge sort and a
+    binary search written out: numpy's argsort and searchsorted cost seconds of
+    compilation, for a rare path."""
+    other = stop  # scratch until the stops are written
+    for i in range(m):
+        order[i] = i
+    width = 1
+    while width < m:
+        for a in range(0, m, 2 * width):
+            mid = min(a + width, m)
+            b = min(a + 2 * width, m)
+            i, j = a, mid
+            for t in range(a, b):
+                if j < b and (i >= mid or lo[order[j]] < lo[order[i]]):
+                    other[t] = order[j]
+                    j += 1
+                else:
+                    other[t] = order[i]
+                    i += 1
+        for t in range(m):
+            order[t] = other[t]
+        width *= 2
     total = 0
     for j in range(m):
-        stop[j] = np.searchsorted(s, hi[order[j]], side="right")
-        total += stop[j] - j - 1
-    return order, total
+        v = hi[order[j]]
+        a, b = 0, m  # first position whose lower end exceeds v
+        while a < b:
+            c = (a + b) // 2
+            if lo[order[c]] <= v:
+                a = c + 1
+            else:
+                b = c
+        stop[j] = a
+        total += a - j - 1
+    return total
 
 
 @njit(cache=True, nogil=True)
-def _plane_crosses(x, y, nxt, prv, cid, edges, m, work, xlo, xhi, ylo, yhi, qa, qb, qc, qd, hist, stop2,
-                   s_edge, s_stop, s_pos, s_ulo, s_uhi, s_vlo, s_vhi):
+def _bucket_order(qlo, qhi, m, hist, free, order, stop):
+    """Bucket sweep along one axis: ``order`` of the ``m`` edges by the bucket of their
+    lower end (a counting sort), ``stop[j]`` the end of the bucket of the j-th edge's
+    upper end."""
+    for b in range(m):
+        hist[b] = 0
+    for i in range(m):
+        hist[qlo[i]] += 1
+    for b in range(1, m):
+        hist[b] += hist[b - 1]
+    free[0] = 0
+    for b in range(1, m):
+        free[b] = hist[b - 1]
+    for i in range(m):
+        j = free[qlo[i]]
+        free[qlo[i]] = j + 1
+        order[j] = i
+        stop[j] = hist[qhi[i]]
+
+
+@njit(cache=True, nogil=True)
+def _plane_crosses(x, y, nxt, prv, cid, edges, m, work, box, sbox, iw):
     """True where two non-adjacent edges of the plane's ``m`` edges meet.
 
     ``edges[:m]`` are the vertex indices of the plane's good contours, contour after
     contour (so the neighbours of the edge at ``i``, of vertex k, are at ``i + nxt[k] - k``
-    and ``i + prv[k] - k``); the other arguments are scratch arrays of >= ``m`` entries.
+    and ``i + prv[k] - k``).  Scratch: ``box``, ``sbox`` float64 (4, >= m) and ``iw``
+    int64 (9, >= m); one call site per helper and 2-D scratch keep compilation short.
     """
     for i in range(m):
         k = edges[i]
         kn = nxt[k]
-        xlo[i] = min(x[k], x[kn])
-        xhi[i] = max(x[k], x[kn])
-        ylo[i] = min(y[k], y[kn])
-        yhi[i] = max(y[k], y[kn])
-    n_x = _bucket_pairs(xlo, xhi, m, qa, qb, hist)
-    n_y = _bucket_pairs(ylo, yhi, m, qc, qd, hist)
-    if min(n_x, n_y) <= work * m + 1024:
-        # counting sort by lower bucket (stable); an edge's candidates run to the end of
-        # the bucket of its upper end
-        if n_x <= n_y:
-            qlo, qhi, ulo, uhi, vlo, vhi = qa, qb, xlo, xhi, ylo, yhi
-        else:
-            qlo, qhi, ulo, uhi, vlo, vhi = qc, qd, ylo, yhi, xlo, xhi
-        for b in range(m):
-            hist[b] = 0
-        for i in range(m):
-            hist[qlo[i]] += 1
-        for b in range(1, m):
-            hist[b] += hist[b - 1]
-        for b in range(m):  # stop2: next free slot of each bucket
-            stop2[b] = hist[b - 1] if b > 0 else 0
-        for i in range(m):
-            j = stop2[qlo[i]]
-            stop2[qlo[i]] = j + 1
-            s_edge[j] = i
-            s_pos[i] = j
-            s_stop[j] = hist[qhi[i]]
+        box[0, i] = min(x[k], x[kn])
+        box[1, i] = max(x[k], x[kn])
+        box[2, i] = min(y[k], y[kn])
+        box[3, i] = max(y[k], y[kn])
+    # candidate pairs of the bucket sweep along x (axis 0) and y (axis 1)
+    n_pairs = np.empty(2, dtype=np.int64)
+    for a in range(2):
+        n_pairs[a] = _bucket_pairs(box[2 * a], box[2 * a + 1], m, iw[2 * a], iw[2 * a + 1], iw[4])
+    u = 0 if n_pairs[0] <= n_pairs[1] else 1
+    order, stop, s_pos = iw[6], iw[7], iw[8]
+    if min(n_pairs[0], n_pairs[1]) <= work * m + 1024:
+        _bucket_order(iw[2 * u], iw[2 * u + 1], m, iw[4], iw[5], order, stop)
     else:
         # buckets too crowded (a dense cluster far from the rest of the plane): exact
-        # order along the axis with fewer exact candidates
-        order_x, e_x = _exact_order(xlo, xhi, m, s_stop)
-        order_y, e_y = _exact_order(ylo, yhi, m, stop2)
-        if e_x <= e_y:
-            order, ulo, uhi, vlo, vhi = order_x, xlo, xhi, ylo, yhi
-        else:
-            order, ulo, uhi, vlo, vhi = order_y, ylo, yhi, xlo, xhi
-            s_stop[:m] = stop2[:m]
+        # order along the axis with fewer exact candidates (orders and stops of axis a
+        # in rows 2a, 2a + 1; the bucket rows are free now)
+        for a in range(2):
+            n_pairs[a] = _exact_order(box[2 * a], box[2 * a + 1], m, iw[2 * a], iw[2 * a + 1])
+        u = 0 if n_pairs[0] <= n_pairs[1] else 1
         for j in range(m):
-            i = order[j]
-            s_edge[j] = i
-            s_pos[i] = j
+            order[j] = iw[2 * u, j]
+            stop[j] = iw[2 * u + 1, j]
+    v = 1 - u
     for j in range(m):
-        i = s_edge[j]
-        s_ulo[j], s_uhi[j], s_vlo[j], s_vhi[j] = ulo[i], uhi[i], vlo[i], vhi[i]
+        i = order[j]
+        s_pos[i] = j
+        sbox[0, j] = box[2 * u, i]
+        sbox[1, j] = box[2 * u + 1, i]
+        sbox[2, j] = box[2 * v, i]
+        sbox[3, j] = box[2 * v + 1, i]
+    s_ulo, s_uhi, s_vlo, s_vhi = sbox[0], sbox[1], sbox[2], sbox[3]
     for j in range(m):
-        i = s_edge[j]
+        i = order[j]
         k = edges[i]
         ulo_j, uhi_j, vlo_j, vhi_j = s_ulo[j], s_uhi[j], s_vlo[j], s_vhi[j]
         # boxes overlapping this one among its candidates (a branch-free count); nearly
         # always only its two neighbours on the contour, which overlap it by construction
         n_over = 0
-        for t in range(j + 1, s_stop[j]):
+        for t in range(j + 1, stop[j]):
             n_over += (s_ulo[t] <= uhi_j) & (s_uhi[t] >= ulo_j) & (s_vlo[t] <= vhi_j) & (s_vhi[t] >= vlo_j)
         if n_over == 0:
             continue
         pn = s_pos[i + nxt[k] - k]
         pp = s_pos[i + prv[k] - k]
-        if n_over == int(j < pn < s_stop[j]) + int(j < pp < s_stop[j]):
+        if n_over == int(j < pn < stop[j]) + int(j < pp < stop[j]):
             continue
         c = cid[k]
-        for t in range(j + 1, s_stop[j]):
+        for t in range(j + 1, stop[j]):
             if s_ulo[t] > uhi_j or s_uhi[t] < ulo_j or s_vlo[t] > vhi_j or s_vhi[t] < vlo_j:
                 continue
-            kt = edges[s_edge[t]]
+            kt = edges[order[t]]
             # neighbouring edges of one contour share their common vertex by construction
             if cid[kt] == c and (nxt[k] == kt or nxt[kt] == k):
                 continue
@@ -316,14 +349,11 @@ def contour_topology(x, y, ps, pls, work, sign, fallback, area):
     n = len(x)
     n_poly = len(ps) - 1
     n_plane = len(pls) - 1
-    nxt = np.empty(n, dtype=np.int64)
-    prv = np.empty(n, dtype=np.int64)
-    cid = np.empty(n, dtype=np.int64)
-    signed = np.empty(n_poly)
+    links = np.empty((3, n), dtype=np.int64)  # few allocations: shorter compilation
+    nxt, prv, cid = links[0], links[1], links[2]
+    per_contour = np.empty((4, n_poly))
+    signed, by0, by1, reach = per_contour[0], per_contour[1], per_contour[2], per_contour[3]
     good = np.zeros(n_poly, dtype=np.bool_)
-    by0 = np.empty(n_poly)
-    by1 = np.empty(n_poly)
-    reach = np.empty(n_poly)
     for c in range(n_poly):
         a = ps[c]
         b = ps[c + 1]
@@ -380,28 +410,11 @@ def contour_topology(x, y, ps, pls, work, sign, fallback, area):
                 m += ps[c + 1] - ps[c]
         m_max = max(m_max, m)
     edges = np.empty(m_max, dtype=np.int64)
-    xlo = np.empty(m_max)
-    xhi = np.empty(m_max)
-    ylo = np.empty(m_max)
-    yhi = np.empty(m_max)
-    qa = np.empty(m_max, dtype=np.int64)
-    qb = np.empty(m_max, dtype=np.int64)
-    qc = np.empty(m_max, dtype=np.int64)
-    qd = np.empty(m_max, dtype=np.int64)
-    hist = np.empty(m_max, dtype=np.int64)
-    stop2 = np.empty(m_max, dtype=np.int64)
-    s_edge = np.empty(m_max, dtype=np.int64)
-    s_stop = np.empty(m_max, dtype=np.int64)
-    s_pos = np.empty(m_max, dtype=np.int64)
-    s_ulo = np.empty(m_max)
-    s_uhi = np.empty(m_max)
-    s_vlo = np.empty(m_max)
-    s_vhi = np.empty(m_max)
+    box = np.empty((4, m_max))
+    sbox = np.empty((4, m_max))
+    iw = np.empty((9, m_max), dtype=np.int64)
     depth = np.zeros(n_poly, dtype=np.int64)
-    hits = np.zeros(n_poly, dtype=np.int64)
-    q_c = np.empty(n_poly, dtype=np.int64)
-    q_item = np.empty(n_poly, dtype=np.int64)
-    touched = np.empty(n_poly, dtype=np.int64)
+    pw = np.zeros((4, n_poly), dtype=np.int64)  # ray tests: hits (zeros), queries, order, touched
     q_start = np.empty(2 * n_poly + 1, dtype=np.int64)
     for p in range(n_plane):
         fallback[p] = 0
@@ -415,11 +428,10 @@ def contour_topology(x, y, ps, pls, work, sign, fallback, area):
                 for k in range(ps[c], ps[c + 1]):
                     edges[m] = k
                     m += 1
-        if m >= 2 and _plane_crosses(x, y, nxt, prv, cid, edges, m, work, xlo, xhi, ylo, yhi, qa, qb, qc, qd,
-                                     hist, stop2, s_edge, s_stop, s_pos, s_ulo, s_uhi, s_vlo, s_vhi):
+        if m >= 2 and _plane_crosses(x, y, nxt, prv, cid, edges, m, work, box, sbox, iw):
             fallback[p] = 1
         if n_good >= 2:
-            _plane_depths(x, y, ps, nxt, good, c0, c1, by0, by1, reach, q_c, q_start, q_item, hits, touched,
+            _plane_depths(x, y, ps, nxt, good, c0, c1, by0, by1, reach, pw[1], q_start, pw[2], pw[0], pw[3],
                           depth)
 
     for p in range(n_plane):
