@@ -37,7 +37,6 @@ from .masks.compact import compact, expand
 from .masks.extremes import prism_extremes, sample_extremes
 from .masks.sampling import compact_sample_chunks
 from .model import CaseData, DoseGrid, Structure
-from .radiobiology import converted_samples
 
 
 def _dose_grid(case: CaseData, dose: DoseGrid | None) -> DoseGrid:
@@ -213,6 +212,10 @@ def case_dvh(case: CaseData, name, *, dose: DoseGrid | None = None, prescription
     if grid.dose_type == "EFFECTIVE" and grid.model and mask.index_offset is None:
         # On a sub-voxel lattice, convert the interpolated physical dose rather than
         # interpolate the (convex) EQD2/BED grid, which would overestimate between voxels.
+        # local: only a converted grid comes here, and radiobiology made it (a physical
+        # DVH run does not import it)
+        from .radiobiology import converted_samples
+
         def sampler(g):
             return next(iter(compact_sample_chunks(packed, g)[1]()))
 
@@ -361,7 +364,10 @@ def _dvhs_on_threads(case: CaseData, targets: list, options: dict) -> list[DVH]:
     if sum(small) <= 1:
         return [case_dvh(case, t, **options) for t in targets]
     def one(t):
-        numba.set_num_threads(threads)  # a new thread starts at NUMBA_NUM_THREADS
+        # A new thread starts at NUMBA_NUM_THREADS; setting it when it is already that
+        # would start numba's threading layer (~40 ms) that no kernel of ours uses.
+        if threads != numba.config.NUMBA_NUM_THREADS:
+            numba.set_num_threads(threads)
         return case_dvh(case, t, **options)
 
     results: list = [None] * len(targets)

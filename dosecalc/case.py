@@ -19,7 +19,6 @@ from .io.load import load as load_data
 from .mask_cache import MaskCache
 from .masks import StructureMask
 from .model import CaseData, DoseGrid, Structure
-from .radiobiology import case_bed, case_eqd2
 from .stored_dvh import StoredDVH, case_stored_dvhs
 from .tables import case_dvh_table
 
@@ -222,11 +221,15 @@ class Case(CaseData):
         >>> case.dvh("GTV1", dose=eqd2).label("Mean[Gy]")
         'Mean[EQD2Gy(a/b=2.5)]'
         """
+        from .radiobiology import case_eqd2  # local: a physical DVH run does not need it
+
         return case_eqd2(self, alpha_beta, fractions=fractions, model=model, transition_dose=transition_dose)
 
     def bed(self, alpha_beta: "float | Mapping[str, float]", fractions: int | None = None,
             model: str = "lq", transition_dose: float | None = None) -> DoseGrid:
         """Voxel-wise BED grid (Gy), quantity ``"BED(a/b=...)"``; arguments as :meth:`eqd2`."""
+        from .radiobiology import case_bed  # local: a physical DVH run does not need it
+
         return case_bed(self, alpha_beta, fractions=fractions, model=model, transition_dose=transition_dose)
 
     # notebook display: a few lines whatever the case's size (dosecalc/display.py)

@@ -276,6 +276,9 @@ class DoseGrid:
             raise ParameterError(f"points_mm must have shape (N, 3) (x, y, z in mm), got {np.shape(points_mm)}")
         if not np.all(np.isfinite(p)):
             raise ParameterError("points_mm must be finite numbers (x, y, z in mm)")
+        # a read-only view whatever the caller's array: one compiled signature to load
+        p = p.view()
+        p.setflags(write=False)
         out = np.empty(p.shape[0], dtype=np.float64)
         trilinear_points(
             self.values_gy,

@@ -30,6 +30,14 @@ _pools: dict[tuple[int, int], ThreadPoolExecutor] = {}
 def worker_count() -> int:
     """Threads to use: numba's current thread count (``NUMBA_NUM_THREADS``,
     ``numba.set_num_threads``), so that one setting governs all parallelism."""
+    # numba.get_num_threads() starts numba's threading layer (OpenMP threads and the
+    # multiprocessing import, ~40 ms) that no kernel here needs; until it has started,
+    # numba.set_num_threads (which starts it) cannot have been called, so the count is
+    # NUMBA_NUM_THREADS, as numba documents.
+    from numba.np.ufunc import parallel
+
+    if not getattr(parallel, "_is_initialized", True):
+        return max(1, int(numba.config.NUMBA_NUM_THREADS))
     return max(1, int(numba.get_num_threads()))
 
 

@@ -18,6 +18,10 @@ LOCAL_IMPORTS_ALLOWED = {
     "dosecalc.dose_grid": "DoseGrid.sample / DoseGrid.write: numba and pydicom only when used",
     "dosecalc.protocols": "being restructured by the protocol work (issue 9)",
     "dosecalc.kernels": "kernel modules (thread helpers)",
+    # a one-shot `dosecalc dvh` imports only what a physical DVH run uses (issue 13)
+    "dosecalc.analysis": "radiobiology only for a converted (EQD2/BED) grid",
+    "dosecalc.case": "radiobiology only in Case.eqd2 / Case.bed",
+    "dosecalc.io.load": "net.dicomweb (optional [net] extra) only for a DICOMweb URL",
 }
 
 

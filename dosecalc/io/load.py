@@ -25,7 +25,6 @@ from .rtstruct import read_rtstruct
 from .scan import Header, check_paths, scan
 from .walk import display_path
 from .select import select
-from ..net.dicomweb import local_paths
 
 
 def load(*paths, plan: str | None = None, prescription_gy: float | None = None,
@@ -88,6 +87,9 @@ def load(*paths, plan: str | None = None, prescription_gy: float | None = None,
     reading_as = parse_dose_is(dose_is)  # a bad choice fails before any file is read
     given = check_paths(paths)
     if any(isinstance(p, str) and p[:8].lower().startswith(("http://", "https://")) for p in given):
+        # local: the DICOMweb client side (~20 ms of imports) only for a URL
+        from ..net.dicomweb import local_paths
+
         given = list(local_paths(given))  # a DICOMweb study URL becomes a local folder
     where = ", ".join(display_path(p) for p in given[:3]) + (f" and {len(given) - 3} more" if len(given) > 3 else "")
     result = scan(given)

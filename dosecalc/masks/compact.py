@@ -61,7 +61,9 @@ def encode_block(frac: np.ndarray) -> tuple:
     """Runs of a block of planes: (runs per plane, cells inside per plane, run_start (flat
     index within the block), run_length, run_value, values); two passes over its cells,
     ranges of planes on threads."""
-    frac = np.ascontiguousarray(frac)
+    # a read-only view whatever the caller's array: one compiled signature of each kernel
+    frac = np.ascontiguousarray(frac).view()
+    frac.setflags(write=False)
     nz = frac.shape[0]
     ranges = plane_ranges(nz, frac.size)
     n_runs = np.zeros(nz, dtype=np.int64)
