@@ -57,3 +57,26 @@ def test_physical_dvh_run_loads_one_signature_per_kernel_and_no_radiobiology(syn
     assert sigs == {"trilinear_points": 1, "count_runs": 1, "encode_runs": 1}
     assert mods == []
     assert started is False
+
+
+def test_one_shot_command_line_runs_without_the_cyclic_collector(synthetic_case_dir, tmp_path, monkeypatch):
+    """main() on the process's own command line (argv None) turns the collector off and
+    freezes what was made; main(argv) from a script leaves the collector alone; a node or
+    a cohort (long-running) keeps it.  Truth: the gc module's own state."""
+    import gc
+
+    from dosecalc import cli
+
+    argv = ["dvh", str(synthetic_case_dir), "--format", "json", "--out", str(tmp_path / "d.json")]
+    assert gc.isenabled()
+    frozen = gc.get_freeze_count()
+    assert cli.main(argv) == 0
+    assert gc.isenabled() and gc.get_freeze_count() == frozen
+    monkeypatch.setattr(sys, "argv", ["dosecalc", *argv])
+    try:
+        assert cli.main() == 0
+        assert not gc.isenabled() and gc.get_freeze_count() > frozen
+    finally:
+        gc.unfreeze()
+        gc.enable()
+    assert {"listen", "batch"} <= cli.LONG_RUNNING
