@@ -48,35 +48,52 @@ def test_physical_dvh_run_loads_one_signature_per_kernel_and_no_radiobiology(syn
         "from dosecalc.cli import main\n"
         f"main({argv!r})\n"
         "from numba.np.ufunc import parallel\n"
-        "from dosecalc.kernels import interp, runs\n"
-        "sigs = {f.__name__: len(f.signatures) for f in\n"
-        "        (interp.trilinear_points, runs.count_runs, runs.encode_runs)}\n"
+        "from numba.core.registry import CPUDispatcher\n"
+        "sigs = {f'{m}.{k}': len(f.signatures) for m, mod in list(sys.modules.items())\n"
+        "        if m.startswith('dosecalc.kernels.')\n"
+        "        for k, f in vars(mod).items() if isinstance(f, CPUDispatcher) and f.signatures}\n"
         "mods = sorted(m for m in sys.modules if m.startswith(('dosecalc.radiobiology', 'dosecalc.net')))\n"
         "print(json.dumps([sigs, mods, parallel._is_initialized]))\n", threads)
     sigs, mods, started = out
-    assert sigs == {"trilinear_points": 1, "count_runs": 1, "encode_runs": 1}
+    assert sigs["dosecalc.kernels.interp.trilinear_points"] == 1  # read-only and writable points before
+    assert set(sigs.values()) == {1}
     assert mods == []
     assert started is False
 
 
-def test_one_shot_command_line_runs_without_the_cyclic_collector(synthetic_case_dir, tmp_path, monkeypatch):
-    """main() on the process's own command line (argv None) turns the collector off and
-    freezes what was made; main(argv) from a script leaves the collector alone; a node or
-    a cohort (long-running) keeps it.  Truth: the gc module's own state."""
+def test_one_job_process_runs_without_the_cyclic_collector(synthetic_case_dir, tmp_path, monkeypatch):
+    """The process entry (console) runs a one-job command with the collector off and
+    freezes what it made, turning the collector back on; main(argv) from a script leaves
+    the collector alone; a node or a cohort (long-running) keeps it.  Truth: the gc
+    module's own state, seen from inside the command."""
     import gc
 
     from dosecalc import cli
+
+    seen = []
+    real = cli.main
+
+    def spy(argv=None):
+        seen.append(gc.isenabled())
+        return real(argv)
 
     argv = ["dvh", str(synthetic_case_dir), "--format", "json", "--out", str(tmp_path / "d.json")]
     assert gc.isenabled()
     frozen = gc.get_freeze_count()
     assert cli.main(argv) == 0
     assert gc.isenabled() and gc.get_freeze_count() == frozen
+    monkeypatch.setattr(cli, "main", spy)
     monkeypatch.setattr(sys, "argv", ["dosecalc", *argv])
     try:
-        assert cli.main() == 0
-        assert not gc.isenabled() and gc.get_freeze_count() > frozen
+        assert cli.console() == 0
+        assert seen == [False]
+        assert gc.isenabled() and gc.get_freeze_count() > frozen
+        gc.unfreeze()
+        monkeypatch.setattr(sys, "argv", ["dosecalc", "listen", "--help"])
+        with pytest.raises(SystemExit):
+            cli.console()
+        assert seen == [False, True]
+        assert gc.get_freeze_count() == frozen
     finally:
         gc.unfreeze()
         gc.enable()
-    assert {"listen", "batch"} <= cli.LONG_RUNNING
