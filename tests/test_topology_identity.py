@@ -27,6 +27,7 @@ from dosecalc.model import ContourPlane, Structure
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/ helpers (importlib mode)
 import topology_reference as ref  # noqa: E402
+from test_masks_topology import _flat  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SRS = ROOT / "benchmarks" / "_work" / "real" / "brainlab_srs"
@@ -138,14 +139,7 @@ def test_comb_both_ways_and_crowded_plane_match():
         planes.append([(cx, cy)] + rings)
     rx, ry = _ring(rng, 1e-3, 3000)
     planes.append([(rx, ry), (np.array([1000.0, 1001.0, 1000.0]), np.array([1000.0, 1000.0, 1001.0]))])
-    xs, ys, ps, pls = [], [], [0], [0]
-    for plane in planes:
-        for x, y in plane:
-            xs.append(x)
-            ys.append(y)
-            ps.append(ps[-1] + len(x))
-        pls.append(len(ps) - 1)
-    args = (np.concatenate(xs), np.concatenate(ys), np.array(ps, dtype=np.int64), np.array(pls, dtype=np.int64))
+    args = _flat(planes)
     got, want = topology.plane_topology(*args), ref.plane_topology(*args)
     assert all(_same(g, w) for g, w in zip(got, want))
     x, y, ps, _ = args
