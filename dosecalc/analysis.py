@@ -16,7 +16,6 @@ These functions back ``Case.mask``, ``Case.dvh`` and ``Case.dvhs``
 
 from __future__ import annotations
 
-import math
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable
@@ -34,8 +33,8 @@ from .mask_options import MaskOptions
 from .masks import structure_mask
 from .masks.rasterise import structure_compact_mask
 from .masks.compact import compact, expand
-from .masks.extremes import prism_extremes, sample_extremes
-from .masks.sampling import compact_sample_chunks
+from .masks.extremes import MINMAX_FRACTION_TOL, prism_extremes
+from .masks.sampling import chunk_extremes, compact_sample_chunks
 from .model import CaseData, DoseGrid, Structure
 
 
@@ -217,9 +216,14 @@ def case_dvh(case: CaseData, name, *, dose: DoseGrid | None = None, prescription
         from .radiobiology import converted_samples
 
         def sampler(g):
-            return next(iter(compact_sample_chunks(packed, g)[1]()))
+            return _subvoxel_samples(case, packed, g)
 
         samples = converted_samples(mask, grid, case.dose, sampler=sampler)
+        chunks = lambda: (samples,)  # noqa: E731
+    elif mask.index_offset is None and grid.dose_type == "PHYSICAL":
+        # a sub-voxel lattice: one piece of samples, kept for the EQD2/BED DVHs that
+        # convert them
+        samples = _subvoxel_samples(case, packed, grid)
         chunks = lambda: (samples,)  # noqa: E731
     else:
         # On the dose grid's own lattice (converted grids too: their voxels are read
@@ -249,6 +253,18 @@ def case_dvh(case: CaseData, name, *, dose: DoseGrid | None = None, prescription
     return dvh
 
 
+def _subvoxel_samples(case: CaseData, packed, grid: DoseGrid):
+    """The samples of a compact mask on a sub-voxel lattice (one piece), shared through
+    the case's mask cache when ``grid`` is physical (:meth:`MaskCache.samples`)."""
+    def compute():
+        return next(iter(compact_sample_chunks(packed, grid)[1]()))
+
+    cache: MaskCache | None = getattr(case, "mask_cache", None)
+    if cache is None or grid.dose_type != "PHYSICAL":
+        return compute()
+    return cache.samples(packed, grid, compute)
+
+
 def _extremes(case, target, grid, mask, chunks):
     """(Min, Max) and how they were found (see :mod:`dosecalc.masks.extremes`).
 
@@ -264,12 +280,8 @@ def _extremes(case, target, grid, mask, chunks):
                                    prep.lo, prep.hi, mask.corners_mm, grid)
         if n:
             return (lo, hi), "prism geometry: corners, edges at grid lines, grid nodes inside"
-    lo, hi = math.nan, math.nan
-    for d, v in chunks():  # min / max of the pieces' extremes: the same as of all samples
-        a, b = sample_extremes(d, v, cell_cc)
-        if math.isfinite(a):
-            lo = a if not math.isfinite(lo) else min(lo, a)
-            hi = b if not math.isfinite(hi) else max(hi, b)
+    # fused with the statistics' pass on the grid's own lattice (SampleChunks.extremes)
+    lo, hi = chunk_extremes(chunks, MINMAX_FRACTION_TOL * cell_cc)
     how = "cell samples covering >= 1e-6 of a cell"
     if grid.quantity == "dose" and len(mask.corners_mm):
         c = grid.sample(mask.corners_mm)

@@ -94,6 +94,29 @@ def stats_accumulate(dose, volume, acc):
     acc[8] += n_bad_volume
 
 
+@njit(cache=True, nogil=True)
+def extremes_above(dose, volume, threshold, ext):
+    """Running Min and Max (``ext[0]``, ``ext[1]``; float64 (2,), start them at +inf and
+    -inf) of the samples whose volume is at least ``threshold`` (cc) and whose dose is
+    finite, in Gy.
+
+    The Min/Max of a DVH ignores cells that only rounding residues reach (``threshold``
+    is a small part of a cell); a sampled dose is never NaN where the DVH's statistics
+    accept it, and a non-finite one never becomes a Min or a Max.  Min and Max of
+    finite values do not depend on the order of the samples, so pieces may come in any
+    order and split anywhere.
+    """
+    lo = ext[0]
+    hi = ext[1]
+    for i in range(dose.shape[0]):
+        d = dose[i]
+        if volume[i] >= threshold and abs(d) < np.inf:
+            lo = d if d < lo else lo
+            hi = d if d > hi else hi
+    ext[0] = lo
+    ext[1] = hi
+
+
 def stats_result(acc):
     """:func:`sample_stats`'s tuple from a running state."""
     n_used = int(acc[ACC_USED])

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .dvh import stats_accumulate, weighted_histogram
+from .dvh import extremes_above, stats_accumulate, weighted_histogram
 from .interp import _axis, _blend
 
 
@@ -270,22 +270,30 @@ def gather_runs_interp(run_off, run_start, run_length, run_value, values_frac, s
     return n_nan
 
 
+# What :func:`reduce_runs_aligned` feeds the samples to: the DVH's statistics, its
+# histogram, or its statistics and Min/Max.
+STATS, HISTOGRAM, STATS_EXTREMES = 1, 2, 3
 # Samples per buffer of :func:`reduce_runs_aligned`: 64 kB of dose and volume, cache-resident.
 _REDUCE_BUFFER = 4096
 
 
 @njit(cache=True, nogil=True)
 def reduce_runs_aligned(run_off, run_start, run_length, run_value, values_frac, shape, values,
-                        offset, cell_cc, histogram, acc, lo, width, hist):
+                        offset, cell_cc, mode, acc, lo, width, hist, threshold, ext):
     """The samples of :func:`gather_runs_aligned` (every plane, in the same order, the same
-    bits), fed straight to :func:`~dosecalc.kernels.dvh.stats_accumulate` (``acc``) or,
-    with ``histogram``, to :func:`~dosecalc.kernels.dvh.weighted_histogram` (``lo``,
-    ``width``, ``hist``), through a small buffer instead of arrays of all samples.
+    bits), fed through a small buffer instead of arrays of all samples to
+    :func:`~dosecalc.kernels.dvh.stats_accumulate` (``mode`` STATS: ``acc``),
+    :func:`~dosecalc.kernels.dvh.weighted_histogram` (HISTOGRAM: ``lo``, ``width``,
+    ``hist``) or to both the statistics and
+    :func:`~dosecalc.kernels.dvh.extremes_above` (STATS_EXTREMES: ``threshold`` cc,
+    ``ext``), so a DVH's Min/Max cost no pass of their own.
 
-    Both take samples in consecutive pieces with the same result as in one call (their
-    sums run in sample order), so the statistics and the histogram are those of the
-    gathered samples bit for bit; a big organ's samples (65 MB for 4 M) are never
-    written and read back.  Serial: the sums are in sample order anyway.
+    These take samples in consecutive pieces with the same result as in one call (their
+    sums run in sample order), so the results are those of the gathered samples bit for
+    bit; a big organ's samples (65 MB for 4 M) are never written and read back.  Serial:
+    the sums are in sample order anyway.  The run walk repeats gather_runs_aligned's on
+    purpose: one kernel for both compiled this reduction (~1.6 s) into every cold start
+    that only gathers (measured).
     """
     ny = shape[1]
     nx = shape[2]
@@ -305,17 +313,24 @@ def reduce_runs_aligned(run_off, run_start, run_length, run_value, values_frac, 
                 bv[n] = f * cell_cc
                 n += 1
                 if n == _REDUCE_BUFFER:
-                    if histogram:
-                        weighted_histogram(bd, bv, lo, width, hist)
-                    else:
-                        stats_accumulate(bd, bv, acc)
+                    _flush(bd, bv, n, mode, acc, lo, width, hist, threshold, ext)
                     n = 0
                 i += 1
                 if i == nx:
                     i = 0
                     j += 1
     if n:
-        if histogram:
-            weighted_histogram(bd[:n], bv[:n], lo, width, hist)
-        else:
-            stats_accumulate(bd[:n], bv[:n], acc)
+        _flush(bd, bv, n, mode, acc, lo, width, hist, threshold, ext)
+
+
+@njit(cache=True, nogil=True)
+def _flush(bd, bv, n, mode, acc, lo, width, hist, threshold, ext):
+    """Hand the first ``n`` buffered samples to the reduction of ``mode``."""
+    d = bd[:n]
+    v = bv[:n]
+    if mode == HISTOGRAM:
+        weighted_histogram(d, v, lo, width, hist)
+    else:
+        stats_accumulate(d, v, acc)
+        if mode == STATS_EXTREMES:
+            extremes_above(d, v, threshold, ext)

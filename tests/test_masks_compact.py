@@ -234,8 +234,113 @@ def test_statistics_and_histogram_reduced_from_runs_equal_those_of_the_samples()
         a = DVH.from_sample_chunks(fused, name=name, mode="binned")
         b = DVH.from_sample_chunks(plain, name=name, mode="binned")
         assert np.array_equal(a.curve_volume_cc, b.curve_volume_cc) and a.mean_gy == b.mean_gy
+        # Min/Max of the samples covering >= threshold: brute force in numpy over all of
+        # them; fused, they come with the statistics, which stats_into then hands out
+        # (the same bits as accumulating into a fresh state) or, into a state that is not
+        # fresh, accumulates as before
+        d_all = np.concatenate([d for d, _ in plain()])
+        v_all = np.concatenate([v for _, v in plain()])
+        thr = 0.3 * float(mask.cell_volume_cc)
+        keep = v_all >= thr
+        truth = (float(d_all[keep].min()), float(d_all[keep].max()))
+        _, fused2 = compact_sample_chunks(c, g, max_samples=500, reduce_above=0)
+        assert fused2.extremes(thr) == truth == plain.extremes(thr), name
+        got = new_stats_state()
+        fused2.stats_into(got)
+        assert np.array_equal(got.view(np.uint64), ref.view(np.uint64)), name
+        d0, v0 = next(iter(plain()))
+        twice, ref2 = new_stats_state(), new_stats_state()
+        stats_accumulate(d0, v0, twice)
+        stats_accumulate(d0, v0, ref2)
+        for d, v in plain():
+            stats_accumulate(d, v, ref2)
+        fused2.stats_into(twice)
+        assert np.array_equal(twice.view(np.uint64), ref2.view(np.uint64)), name
         checked += 1
     assert checked == 4
+
+
+def test_extremes_above_equals_numpy_over_kept_finite_samples():
+    """Truth: numpy min/max of the finite doses of samples whose volume is at least the
+    threshold.  Fed in pieces cut anywhere, the running state is the same; no kept
+    sample gives (+inf, -inf), which piece_extremes_result reads as NaN."""
+    from dosecalc.kernels.dvh import extremes_above
+    from dosecalc.masks.sampling import chunk_extremes, piece_extremes_result
+
+    rng = np.random.default_rng(11)
+    for trial in range(200):
+        n = int(rng.integers(0, 300))
+        d = rng.normal(20.0, 8.0, n)
+        v = rng.random(n) * 1e-3
+        v[rng.random(n) < 0.3] = 0.0
+        v[rng.random(n) < 0.1] = 1e-12
+        bad = rng.random(n)
+        d[bad < 0.03] = np.nan
+        d[(bad >= 0.03) & (bad < 0.05)] = np.inf
+        thr = 1e-9
+        keep = (v >= thr) & np.isfinite(d)
+        truth = (float(d[keep].min()), float(d[keep].max())) if keep.any() else None
+        ext = np.array([np.inf, -np.inf])
+        cuts = np.sort(rng.integers(0, n + 1, 3))
+        for a, b in zip(np.r_[0, cuts], np.r_[cuts, n]):
+            extremes_above(d[a:b].copy(), v[a:b].copy(), thr, ext)
+        got = piece_extremes_result(ext)
+        if truth is None:
+            assert all(np.isnan(got)), trial
+        else:
+            assert got == truth, trial
+            pieces = [(d[a:b], v[a:b]) for a, b in zip(np.r_[0, cuts], np.r_[cuts, n])]
+            assert chunk_extremes(lambda: pieces, thr) == truth, trial
+
+
+def test_eqd2_after_physical_reads_the_kept_subvoxel_samples(monkeypatch):
+    """The EQD2 DVH of a sub-voxel mask converts the interpolated physical dose; after
+    the physical DVHs it reads the samples they kept instead of interpolating again.
+    Truth: the EQD2 DVHs of a fresh case that computed no physical DVH (every sample
+    interpolated anew), and of a case whose sample tier keeps nothing."""
+    import dosecalc.masks.sampling as sampling
+
+    calls = []
+    real = sampling.gather_runs_interp
+
+    def counting(*a):
+        calls.append(1)
+        return real(*a)
+
+    monkeypatch.setattr(sampling, "gather_runs_interp", counting)
+
+    def positive_case():
+        # make_case's structures on a dose of 30 + 0.5 x Gy (>= 5 Gy: LQ needs dose >= 0)
+        from dosecalc.case import Case
+        from dosecalc.model import DoseGrid
+        base = make_case()
+        g = base.dose
+        return Case(dose=DoseGrid(np.asarray(g.values_gy) + 10.0, g.origin_mm, g.spacing_mm,
+                                  source_path=g.source_path),
+                    structures=base.structures, plan=base.plan)
+
+    case = positive_case()
+    names = ["Liver", "GTV", "Wide"]
+    sub = [n for n in names if case.mask(n).index_offset is None]
+    assert sub, "the test needs a structure on a sub-voxel lattice"
+    case.dvhs(names)
+    assert calls
+    calls.clear()
+    eq = case.eqd2(2.5)
+    conv = case.dvhs(names, dose=eq)
+    assert not calls  # every sub-voxel EQD2 sample converted from the kept ones
+    fresh = positive_case()
+    monkeypatch.setattr(mask_cache, "SAMPLE_CACHE_BYTES", 0)
+    nothing_kept = positive_case()
+    nothing_kept.dvhs(names)
+    for name in names:
+        for other in (fresh, nothing_kept):
+            ref = other.dvh(name, dose=other.eqd2(2.5))
+            got = conv[name]
+            assert np.array_equal(got.curve_volume_cc, ref.curve_volume_cc), name
+            assert np.array_equal(got.curve_dose_gy, ref.curve_dose_gy), name
+            assert (got.mean_gy, got.min_gy, got.max_gy) == (ref.mean_gy, ref.min_gy, ref.max_gy), name
+    assert not nothing_kept.mask_cache._samples
 
 
 def test_dvhs_side_by_side_equal_one_by_one_and_raise_in_order(monkeypatch):

@@ -94,13 +94,3 @@ def prism_extremes(x, y, poly_start, plane_start, sign, lo_mm, hi_mm, corners_mm
     if acc[2] == 0:
         return math.nan, math.nan, 0
     return float(acc[0]), float(acc[1]), int(acc[2])
-
-
-def sample_extremes(dose: np.ndarray, volume: np.ndarray, cell_cc: float) -> tuple[float, float]:
-    """Min and Max of cell samples whose covered volume is at least
-    :data:`MINMAX_FRACTION_TOL` of a cell (rounding residues never set them)."""
-    keep = volume >= MINMAX_FRACTION_TOL * cell_cc
-    if not keep.any():
-        return math.nan, math.nan
-    d = dose[keep]
-    return float(d.min()), float(d.max())

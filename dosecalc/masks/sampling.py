@@ -6,14 +6,15 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ParameterError
-from ..kernels.dvh import stats_accumulate, weighted_histogram
-from ..kernels.samples import (count_planes, gather_aligned, gather_interp, gather_runs_aligned,
-                               gather_runs_interp, reduce_runs_aligned)
+from ..kernels.dvh import new_stats_state, stats_accumulate, weighted_histogram
+from ..kernels.samples import (HISTOGRAM, STATS, STATS_EXTREMES, count_planes, gather_aligned, gather_interp,
+                               gather_runs_aligned, gather_runs_interp, reduce_runs_aligned)
 from ..kernels.threads import plane_ranges, run_ranges
 from ..model import DoseGrid
 from .lattice import StructureMask
 
-__all__ = ["mask_samples", "sample_chunks", "compact_sample_chunks", "SampleChunks", "CHUNK_SAMPLES"]
+__all__ = ["mask_samples", "sample_chunks", "compact_sample_chunks", "SampleChunks", "chunk_extremes",
+           "CHUNK_SAMPLES"]
 
 #: Samples per piece of :func:`sample_chunks` (16 bytes each: 32 MB of buffers).
 CHUNK_SAMPLES = 2_000_000
@@ -193,10 +194,11 @@ class SampleChunks:
     ``(dose_gy, volume_cc)`` pieces (read-only use: a single piece is the same arrays on
     every call).  :func:`compact_sample_chunks` makes it.
 
-    On the dose grid's own lattice, :meth:`stats_into` and :meth:`histogram_into` reduce
-    the samples straight from the runs (:func:`dosecalc.kernels.samples.reduce_runs_aligned`,
-    the same bits as reducing the pieces): the DVH's two passes over a big organ then
-    write no sample arrays.  Elsewhere they reduce the pieces.
+    On the dose grid's own lattice, :meth:`stats_into`, :meth:`histogram_into` and
+    :meth:`extremes` reduce the samples straight from the runs
+    (:func:`dosecalc.kernels.samples.reduce_runs_aligned`, the same bits as reducing the
+    pieces): the DVH's passes over a big organ then write no sample arrays, and its
+    Min/Max come with the statistics in one pass.  Elsewhere they reduce the pieces.
     """
 
     def __init__(self, c, grid: DoseGrid, aligned: bool, pieces: list, fused: bool):
@@ -206,6 +208,8 @@ class SampleChunks:
         # the trilinear gather was a fifth of the 3 mm case's DVH time.  Its arrays are
         # never written to by the readers.
         self._memo: list = []
+        # the statistics computed with the Min/Max by :meth:`extremes` (fused only)
+        self._stats = None
 
     def __call__(self):
         if len(self._pieces) == 1:
@@ -216,17 +220,22 @@ class SampleChunks:
         for k0, k1 in self._pieces:
             yield _gather_runs(self._c, self._grid, self._aligned, k0, k1)
 
-    def _reduce(self, histogram: bool, acc, lo: float, width: float, hist) -> None:
+    def _reduce(self, mode: int, acc, lo: float = 0.0, width: float = 1.0, hist=None,
+                threshold: float = 0.0, ext=None) -> None:
         c, mask = self._c, self._c.mask
         reduce_runs_aligned(c.run_off, c.run_start, c.run_length, c.run_value, c.values,
                             np.asarray(c.shape, dtype=np.int64), self._grid.values_gy,
                             np.asarray(mask.index_offset, dtype=np.int64), float(mask.cell_volume_cc),
-                            histogram, acc, float(lo), float(width), hist)
+                            mode, acc, float(lo), float(width), np.zeros(1) if hist is None else hist,
+                            float(threshold), np.zeros(2) if ext is None else ext)
 
     def stats_into(self, acc) -> None:
         """:func:`~dosecalc.kernels.dvh.stats_accumulate` of every sample into ``acc``."""
         if self._fused:
-            self._reduce(False, acc, 0.0, 1.0, np.zeros(1))
+            if self._stats is not None and np.array_equal(acc, new_stats_state()):
+                acc[:] = self._stats  # what accumulating into a fresh state gives
+                return
+            self._reduce(STATS, acc)
             return
         for d, v in self():
             stats_accumulate(d, v, acc)
@@ -234,10 +243,59 @@ class SampleChunks:
     def histogram_into(self, lo: float, width: float, hist) -> None:
         """:func:`~dosecalc.kernels.dvh.weighted_histogram` of every sample into ``hist``."""
         if self._fused:
-            self._reduce(True, np.zeros(9), lo, width, hist)
+            self._reduce(HISTOGRAM, np.zeros(9), lo, width, hist)
             return
         for d, v in self():
             weighted_histogram(d, v, lo, width, hist)
+
+    def extremes(self, threshold_cc: float) -> tuple[float, float]:
+        """Min and Max (Gy) of the samples covering at least ``threshold_cc`` with a
+        finite dose (:func:`~dosecalc.kernels.dvh.extremes_above`); NaN, NaN if none.
+
+        Fused, the pass also computes the statistics, which :meth:`stats_into` then
+        hands out instead of reading the samples again."""
+        ext = np.array([np.inf, -np.inf])
+        if self._fused:
+            acc = new_stats_state()
+            self._reduce(STATS_EXTREMES, acc, threshold=threshold_cc, ext=ext)
+            self._stats = acc
+        else:
+            for d, v in self():
+                _piece_extremes(d, v, threshold_cc, ext)
+        return piece_extremes_result(ext)
+
+
+def piece_extremes_result(ext) -> tuple[float, float]:
+    """(Min, Max) of a running :func:`~dosecalc.kernels.dvh.extremes_above` state, NaN
+    when no sample counted."""
+    if not ext[0] <= ext[1]:
+        return np.nan, np.nan
+    return float(ext[0]), float(ext[1])
+
+
+def chunk_extremes(chunks, threshold_cc: float) -> tuple[float, float]:
+    """Min and Max (Gy) of the samples of ``chunks`` (a :class:`SampleChunks`, or any
+    callable yielding ``(dose_gy, volume_cc)`` pieces) covering at least ``threshold_cc``
+    with a finite dose; NaN, NaN if none."""
+    extremes = getattr(chunks, "extremes", None)
+    if extremes is not None:
+        return extremes(threshold_cc)
+    ext = np.array([np.inf, -np.inf])
+    for d, v in chunks():
+        _piece_extremes(np.asarray(d, dtype=np.float64), np.asarray(v, dtype=np.float64), threshold_cc, ext)
+    return piece_extremes_result(ext)
+
+
+def _piece_extremes(dose, volume, threshold_cc, ext) -> None:
+    """:func:`~dosecalc.kernels.dvh.extremes_above` of one piece, in numpy: the pieces
+    are arrays already, and a kernel here would compile into every cold start that reads
+    a Min/Max from samples (~0.4 s) for a few ms."""
+    keep = volume >= threshold_cc
+    keep &= np.isfinite(dose)
+    if keep.any():
+        d = dose[keep]
+        ext[0] = min(ext[0], float(d.min()))
+        ext[1] = max(ext[1], float(d.max()))
 
 
 def compact_sample_chunks(c, grid: DoseGrid, max_samples: int = CHUNK_SAMPLES, reduce_above: int | None = None):
