@@ -7,14 +7,15 @@ so holes subtract and islands in holes add.
 
 All of it runs in one numba kernel, :func:`dosecalc.kernels.topology.contour_topology`
 (plane by plane, no global sort; it releases the GIL, since structures are prepared on
-the side-by-side DVH threads).
+the side-by-side DVH threads), but for the rare plane whose crossings need the exact
+sweep (:func:`dosecalc.kernels.topology.exact_crossings`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..kernels.topology import contour_topology
+from ..kernels.topology import contour_topology, exact_crossings
 
 __all__ = ["plane_topology", "SWEEP_WORK"]
 
@@ -63,4 +64,8 @@ def plane_topology(x, y, poly_start, plane_start):
     if n_poly == 0 or len(x) == 0:
         return sign, fallback, area
     contour_topology(x, y, ps, pls, SWEEP_WORK, sign, fallback, area)
+    if fallback.min() < 0:
+        # planes whose bucket sweep would be crowded: the exact sweep, a kernel of its own
+        # so that the cold start compiles it only when a plane needs it
+        exact_crossings(x, y, ps, pls, sign, fallback)
     return sign, fallback, area
