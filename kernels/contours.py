@@ -33,7 +33,9 @@ def distinct_vertices(pts, lens):
         Contour c owns ``x[poly_start[c]:poly_start[c + 1]]``.
     """
     n_poly = len(lens)
-    poly_start = np.zeros(n_poly + 1, dtype=np.int64)
+    # np.empty, every entry written: np.zeros would compile another allocation signature
+    poly_start = np.empty(n_poly + 1, dtype=np.int64)
+    poly_start[0] = 0
     a = 0
     for c in range(n_poly):
         b = a + lens[c]
