@@ -35,15 +35,28 @@ from .analysis import case_dvh
 from .dvh import DVH
 from .errors import ParameterError
 from .mask_options import MaskOptions
+from .masks.sampling import CHUNK_SAMPLES
 from .model import CaseData, DoseGrid
 
 
 def grid_dvh(dose: DoseGrid, *, name: str = "dose grid") -> DVH:
     """DVH of every voxel of a grid (each voxel one sample of the voxel volume)."""
-    values = dose.values_gy.ravel()
-    vol = np.full(values.size, dose.voxel_volume_cc)
-    return DVH.from_samples(values, vol, name=name, quantity=dose.quantity,
-                            settings={"region": "whole dose grid", "dose_file": dose.source_path})
+    values = dose.values_gy.reshape(-1)
+    n = values.size
+    vol = np.full(min(n, CHUNK_SAMPLES), dose.voxel_volume_cc)
+
+    def chunks():
+        # Pieces of whole samples, copied: writable like every other sample array, so
+        # the DVH kernels keep one compiled signature (the grid's read-only values
+        # compiled a second one of each into every cold start, ~1-2 s); and no array of
+        # volumes as large as the grid.  The pieces give the DVH of all samples, bit for
+        # bit (DVH.from_sample_chunks).
+        for a in range(0, n, CHUNK_SAMPLES):
+            b = min(n, a + CHUNK_SAMPLES)
+            yield values[a:b].copy(), vol[:b - a]
+
+    return DVH.from_sample_chunks(chunks, name=name, quantity=dose.quantity,
+                                  settings={"region": "whole dose grid", "dose_file": dose.source_path})
 
 
 def _rx(value) -> float:

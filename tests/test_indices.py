@@ -95,3 +95,28 @@ def test_grid_dvh_counts_every_voxel():
     g = grid_dvh(grid)
     assert g.volume_cc == pytest.approx(grid.values_gy.size * VOX, rel=1e-12)
     assert g.mean_gy == pytest.approx(float(np.mean(grid.values_gy)), rel=1e-12)
+
+
+
+@pytest.mark.parametrize("exact_limit", [None, 100])
+def test_grid_dvh_in_pieces_is_the_dvh_of_all_voxels(monkeypatch, exact_limit):
+    """Truth: DVH.from_samples of every voxel at once (the grid's own values, the voxel
+    volume each).  grid_dvh feeds them in copied pieces (pieces much smaller than the
+    grid here), and the curve, volume, Min, Max and Mean are the same bits, in the exact
+    mode and (exact-mode limit lowered) the binned one."""
+    import dosecalc.dvh_curve as dvh_curve
+    import dosecalc.indices as indices
+
+    grid = make_case().dose
+    ref = DVH.from_samples(grid.values_gy.ravel(), np.full(grid.values_gy.size, grid.voxel_volume_cc))
+    monkeypatch.setattr(indices, "CHUNK_SAMPLES", 777)
+    assert grid.values_gy.size > 3 * 777
+    if exact_limit is not None:
+        monkeypatch.setattr(dvh_curve, "EXACT_LIMIT", exact_limit)
+        ref = DVH.from_samples(grid.values_gy.ravel(), np.full(grid.values_gy.size, grid.voxel_volume_cc))
+    got = indices.grid_dvh(grid)
+    assert got.settings["mode"] == ("exact" if exact_limit is None else "binned")
+    assert np.array_equal(got.curve_volume_cc, ref.curve_volume_cc)
+    assert np.array_equal(got.curve_dose_gy, ref.curve_dose_gy)
+    assert (got.volume_cc, got.min_gy, got.max_gy, got.mean_gy) == (ref.volume_cc, ref.min_gy, ref.max_gy,
+                                                                      ref.mean_gy)
