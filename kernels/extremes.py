@@ -333,6 +333,7 @@ def edge_extremes(x, y, poly_start, plane_of_poly, sign, lo, hi, values, blocks,
     ty = np.empty(ny + 4, dtype=np.float64)
     zs = np.empty(10, dtype=np.float64)
     bil = np.empty(nz + 2, dtype=np.float64)
+    one = np.int64(1)  # not a literal 1, which would compile _box_bounded once more
     for c in range(poly_start.size - 1):
         if sign[c] == 0.0:
             continue
@@ -358,7 +359,7 @@ def edge_extremes(x, y, poly_start, plane_of_poly, sign, lo, hi, values, blocks,
         for a in range(s, e):
             b = a + 1 if a + 1 < e else s
             if _box_bounded(min(x[a], x[b]), max(x[a], x[b]), min(y[a], y[b]), max(y[a], y[b]), ox, oy, dx, dy,
-                            nx, ny, blocks, zb0, zb1, acc, 1):
+                            nx, ny, blocks, zb0, zb1, acc, one):
                 continue
             n1 = _crossings(x[a], x[b], ox, dx, tx)
             n2 = _crossings(y[a], y[b], oy, dy, ty)
@@ -454,12 +455,12 @@ def node_extremes(x, y, poly_start, plane_start, sign, lo, hi, values, blocks, o
         nrow = j1 - j0 + 1
         count = np.zeros(nrow + 1, dtype=np.int64)
         xs = np.empty(0, dtype=np.float64)
-        _row_crossings(x, y, poly_start, sign, c0, c1, oy, dy, j0, j1, True, count, xs, count)
+        _row_crossings(x, y, poly_start, sign, c0, c1, oy, dy, j0, j1, np.bool_(True), count, xs, count)
         for r in range(nrow):
             count[r + 1] += count[r]
         xs = np.empty(count[nrow], dtype=np.float64)
         fill = count[:nrow].copy()
-        _row_crossings(x, y, poly_start, sign, c0, c1, oy, dy, j0, j1, False, count, xs, fill)
+        _row_crossings(x, y, poly_start, sign, c0, c1, oy, dy, j0, j1, np.bool_(False), count, xs, fill)
         for j in range(j0, j1 + 1):
             n = count[j - j0 + 1] - count[j - j0]
             srt = xs[count[j - j0]:count[j - j0 + 1]]

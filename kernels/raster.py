@@ -306,7 +306,7 @@ def rasterise_layers(us, vs, poly_start, plane_start, sign, fallback, slab_lo, s
     A ``parallel=True`` loop over layers would cost about a second more of cold
     compilation; the caller's threads do the same for nothing.
     """
-    p0 = 0
+    p0 = np.int64(0)  # not a literal 0: a literal argument compiles a helper once more
     ny = out.shape[1]
     row_lo = np.empty(ny, dtype=np.int64)
     row_hi = np.empty(ny, dtype=np.int64)
@@ -455,18 +455,21 @@ def rasterise_runs(us, vs, poly_start, plane_start, sign, fallback, slab_lo, sla
     run_length = np.empty(cap, dtype=np.int64)
     run_value = np.empty(cap, dtype=np.int64)
     values = np.empty(cap, dtype=np.float64)
-    r0 = 0
-    q0 = 0
-    p0 = 0
+    # np.int64(0), not 0: a literal argument (Literal[int](0), Literal[bool]) makes numba
+    # compile the helper it is passed to once more for that literal type
+    zero = np.int64(0)
+    r0 = zero
+    q0 = zero
+    p0 = zero
     none = np.empty(0, dtype=np.int64)
     nonef = np.empty(0, dtype=np.float64)
     row_lo = np.empty(ny, dtype=np.int64)
     row_hi = np.empty(ny, dtype=np.int64)
-    f0 = 0
-    f1 = 0
+    f0 = zero
+    f1 = zero
     prev_plane = -1  # the one plane that filled the previous layer whole, else -1
-    rp = 0  # first run and first fraction of the previous layer
-    qp = 0
+    rp = zero  # first run and first fraction of the previous layer
+    qp = zero
     for k in range(k0, k1):
         t = k - k0
         # a layer inside the same single slab as the layer before it: its runs copied
@@ -502,8 +505,8 @@ def rasterise_runs(us, vs, poly_start, plane_start, sign, fallback, slab_lo, sla
             flat[q] = 0.0
         p0, f0, f1 = _rasterise_layer(us, vs, poly_start, plane_start, sign, fallback, slab_lo,
                                       slab_hi, layer, zlo, p0, row_lo, row_hi)
-        layer_sum[t] = 0.0 + _pairwise_sum(flat, 0, ny * nx, f0, f1)
-        runs, part, inside = _plane_runs(buf, 0, f0, f1, False, 0, 0, none, none, none, nonef)
+        layer_sum[t] = 0.0 + _pairwise_sum(flat, zero, ny * nx, f0, f1)
+        runs, part, inside = _plane_runs(buf, zero, f0, f1, np.bool_(False), zero, zero, none, none, none, nonef)
         n_runs[t] = runs
         n_part[t] = part
         n_inside[t] = inside
@@ -513,7 +516,7 @@ def rasterise_runs(us, vs, poly_start, plane_start, sign, fallback, slab_lo, sla
         run_length = _grow(run_length, r0 + runs)
         run_value = _grow(run_value, r0 + runs)
         values = _grow(values, q0 + part)
-        _plane_runs(buf, 0, f0, f1, True, r0, q0, run_start, run_length, run_value, values)
+        _plane_runs(buf, zero, f0, f1, np.bool_(True), r0, q0, run_start, run_length, run_value, values)
         base = t * ny * nx
         for r in range(r0, r0 + runs):
             run_start[r] += base
