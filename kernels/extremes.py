@@ -41,8 +41,17 @@ from numba import njit
 
 from .interp import _axis, _blend
 
+_helper = njit(cache=True, nogil=True)
 
-@njit(cache=True)
+
+@_helper
+def _split(f, n):
+    """:func:`dosecalc.kernels.interp._axis`, inlined here once: the kernels below call it
+    (an ``inline="always"`` function is typed and inlined again at every call site)."""
+    return _axis(f, n)
+
+
+@njit(cache=True, nogil=True)
 def _take(v, acc):
     if v == v:
         if v < acc[0]:
@@ -64,7 +73,7 @@ _BLEND_MARGIN = 2.0 ** -40
 _TINY = 1e-300
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _bounded(lo, hi, acc):
     """True when every blend of values in [lo, hi] lies inside [acc[0], acc[1]] beyond
     any rounding, so that it can change neither Min nor Max.  A blend of values >= 0 is
@@ -75,7 +84,7 @@ def _bounded(lo, hi, acc):
     return (lo - m >= acc[0] or (lo >= 0.0 and acc[0] <= 0.0)) and hi + m <= acc[1]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _cell_block(i, n):
     """Block (along one axis) of :func:`block_summary` that holds node ``i`` and, for
     i < n - 1, node i + 1 (a cell's nodes)."""
@@ -85,7 +94,7 @@ def _cell_block(i, n):
     return c // BLOCK
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _block_bounded(blocks, zb0, zb1, by, bx, acc):
     """:func:`_bounded` for the nodes of blocks (zb0..zb1, by, bx)."""
     lo = blocks[zb0, by, bx, 0]
@@ -96,7 +105,7 @@ def _block_bounded(blocks, zb0, zb1, by, bx, acc):
     return _bounded(lo, hi, acc)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _blocks_of_node(i, nb):
     """First and last block holding node ``i`` (blocks overlap by their boundary node)."""
     b1 = min(i // BLOCK, nb - 1)
@@ -167,15 +176,15 @@ def block_summary(values):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _z_range(z_lo, z_hi, oz, dz, nz, zs):
     """The z splits of one slab, shared by every vertical line of it: ``zs`` (>= 10
     floats) receives (z0, z1, w) of the slab's two ends (:func:`_axis`; z0 = -1 when
     outside the grid), the first and last dose plane a vertical line reads (p0, p1;
     none when p0 > p1) and the blocks of :func:`block_summary` holding them (zb0, zb1);
     returns the dose planes strictly between the ends, (k0, k1) clipped to the grid."""
-    a0, a1, wa = _axis((z_lo - oz) / dz, nz)
-    b0, b1, wb = _axis((z_hi - oz) / dz, nz)
+    a0, a1, wa = _split((z_lo - oz) / dz, nz)
+    b0, b1, wb = _split((z_hi - oz) / dz, nz)
     zs[0] = a0
     zs[1] = a1
     zs[2] = wa
@@ -210,7 +219,7 @@ def _z_range(z_lo, z_hi, oz, dz, nz, zs):
     return k0, k1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _column(values, blocks, fx, fy, zs, k0, k1, bil, acc):
     """Visit the vertical segment at fractional (fx, fy) of a slab: its two ends and every
     dose plane between (``zs``, ``k0``, ``k1`` from :func:`_z_range`); ``acc`` = [min,
@@ -226,8 +235,8 @@ def _column(values, blocks, fx, fy, zs, k0, k1, bil, acc):
     The line is left out when the block (``blocks``) of the nodes it reads
     (``values[p0..p1, y0..y1, x0..x1]``) is inside ``acc`` (:func:`_block_bounded`)."""
     nz, ny, nx = values.shape
-    x0, x1, wx = _axis(fx, nx)
-    y0, y1, wy = _axis(fy, ny)
+    x0, x1, wx = _split(fx, nx)
+    y0, y1, wy = _split(fy, ny)
     if x0 < 0 or y0 < 0:
         return
     if _block_bounded(blocks, int(zs[8]), int(zs[9]), _cell_block(y0, ny), _cell_block(x0, nx), acc):
@@ -247,11 +256,11 @@ def _column(values, blocks, fx, fy, zs, k0, k1, bil, acc):
         wz = zs[5]
         _take(bil[b0 - p0] * (1.0 - wz) + bil[int(zs[4]) - p0] * wz, acc)
     for k in range(k0, k1 + 1):
-        z0, z1, wz = _axis(float(k), nz)
+        z0, z1, wz = _split(float(k), nz)
         _take(bil[z0 - p0] * (1.0 - wz) + bil[z1 - p0] * wz, acc)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _insertion_sort(a, n):
     """Sort a[:n] in place (few values: crossings of one edge or one node row; np.sort
     would add seconds of cold compile time)."""
@@ -264,7 +273,7 @@ def _insertion_sort(a, n):
         a[j + 1] = v
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _crossings(a, b, g0, gd, out):
     """Parameters t in (0, 1) where a + t (b - a) crosses a grid line g0 + k gd, written
     to ``out``; returns how many."""
@@ -283,7 +292,7 @@ def _crossings(a, b, g0, gd, out):
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _cell_span(fa, fb, pad, n):
     """Cells (first, last), clipped to the grid's, whose nodes include every node that a
     point between fractional indices ``fa`` <= ``fb`` (give or take ``pad``) reads and
@@ -294,7 +303,7 @@ def _cell_span(fa, fb, pad, n):
     return min(max(c0, 0), top), min(max(c1, 0), top)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _box_bounded(xmin, xmax, ymin, ymax, ox, oy, dx, dy, nx, ny, blocks, zb0, zb1, acc, most):
     """True when the blocks of every node that a visit within x in [xmin, xmax], y in
     [ymin, ymax] (mm) may read are inside ``acc``; False without looking when they are
@@ -382,7 +391,7 @@ def edge_extremes(x, y, poly_start, plane_of_poly, sign, lo, hi, values, blocks,
                             zs, k0, k1, bil, acc)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _row_crossings(x, y, poly_start, sign, c0, c1, oy, dy, j0, j1, counting, count, xs, fill):
     """Crossings of the contours ``[c0, c1)`` with the node rows ``j0..j1``, edge by edge:
     an edge is tested only against the rows its y range may reach, with the exact test
@@ -459,7 +468,9 @@ def node_extremes(x, y, poly_start, plane_start, sign, lo, hi, values, blocks, o
         for r in range(nrow):
             count[r + 1] += count[r]
         xs = np.empty(count[nrow], dtype=np.float64)
-        fill = count[:nrow].copy()
+        fill = np.empty(nrow, dtype=np.int64)
+        for r in range(nrow):  # a loop, not count[:nrow].copy(): numba's copy compiles
+            fill[r] = count[r]
         _row_crossings(x, y, poly_start, sign, c0, c1, oy, dy, j0, j1, np.bool_(False), count, xs, fill)
         for j in range(j0, j1 + 1):
             n = count[j - j0 + 1] - count[j - j0]

@@ -36,7 +36,7 @@ from .runs import _plane_runs
 
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _add_step(row, nx, u, amount):
     """Cells right of ``u`` gain ``amount``; the cell holding ``u`` gets its share.
     Returns the first cell of the difference row written (``nx``: none)."""
@@ -55,7 +55,7 @@ def _add_step(row, nx, u, amount):
     return k
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _edge(plane, ny, nx, u0, v0, u1, v1, weight, row_lo, row_hi):
     """Accumulate the winding contribution of edge (u0, v0)-(u1, v1) into ``plane``;
     ``row_lo[j]``/``row_hi[j]`` widen to the first/last cell of row j written (the
@@ -197,7 +197,7 @@ def rasterise(us, vs, poly_start, plane_start, sign, fallback, slab_lo, slab_hi,
                plane_start, sign, fallback, slab_lo, slab_hi, out, int(layer0))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _rasterise_layer(us, vs, poly_start, plane_start, sign, fallback, slab_lo, slab_hi, layer, zlo, p0,
                      row_lo, row_hi):
     """Lattice layer ``[zlo, zlo + 1]`` into ``layer`` (ny, nx), zero on entry: every slab
@@ -273,7 +273,7 @@ def _rasterise_layer(us, vs, poly_start, plane_start, sign, fallback, slab_lo, s
     return p0, flat_lo, flat_hi
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _only_plane(slab_lo, slab_hi, fallback, zlo, p0):
     """The plane whose slab alone fills lattice layer ``[zlo, zlo + 1]`` (weight exactly
     1, no other slab, not a scanline plane), else -1.  Such a layer is that plane's
@@ -324,7 +324,7 @@ def rasterise_layers(us, vs, poly_start, plane_start, sign, fallback, slab_lo, s
                                     out[k], zlo, p0, row_lo, row_hi)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _pairwise_block(a, s, n):
     """numpy's sum of ``a[s:s + n]`` for n <= 128: 8 partial sums, then the rest."""
     if n < 8:
@@ -414,7 +414,7 @@ def _pairwise_sum(a, s, n, z0, z1):
             return val
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _grow(a, need):
     """``a``, or a copy of it with room for at least ``need`` items."""
     if need <= a.size:
@@ -440,7 +440,9 @@ def rasterise_runs(us, vs, poly_start, plane_start, sign, fallback, slab_lo, sla
         Sum of each layer's fractions, the bits of ``layer.sum()`` in numpy.
     run_start, run_length, run_value, values
         As :func:`dosecalc.kernels.runs.encode_runs` of the dense layers ``k0..k1 - 1``,
-        ``run_start`` counted from layer ``k0``; the same bits as the dense path.
+        ``run_start`` counted from layer ``k0``; the same bits as the dense path.  Only the
+        first ``n_runs.sum()`` runs and ``n_partial.sum()`` values are set (the arrays
+        may be longer).
     """
     nl = k1 - k0
     n_runs = np.zeros(nl, dtype=np.int64)
@@ -522,5 +524,6 @@ def rasterise_runs(us, vs, poly_start, plane_start, sign, fallback, slab_lo, sla
             run_start[r] += base
         r0 += runs
         q0 += part
-    return (n_runs, n_part, n_inside, layer_sum, run_start[:r0].copy(), run_length[:r0].copy(),
-            run_value[:r0].copy(), values[:q0].copy())
+    # the arrays whole: the caller cuts them to sum(n_runs), sum(n_partial) (copying
+    # slices here compiles numba's array copy for each dtype)
+    return n_runs, n_part, n_inside, layer_sum, run_start, run_length, run_value, values

@@ -99,8 +99,11 @@ def prism_compact(prep: Prepared, grid: DoseGrid, k: int, box, supersample, end_
     parts = run_ranges(rasterise_runs, ranges, u, v, prep.poly_start, prep.plane_start, prep.sign,
                        prep.fallback, zl, zh, int(shape[1]), int(shape[2]))
     sums = [float(x) for part in parts for x in part[3]]
-    blocks = [(k0, (n_runs, n_inside, start, length, value, values))
-              for (k0, _), (n_runs, _, n_inside, _, start, length, value, values) in zip(ranges, parts)]
+    blocks = []
+    for (k0, _), (n_runs, n_part, n_inside, _, start, length, value, values) in zip(ranges, parts):
+        r, q = int(n_runs.sum()), int(n_part.sum())  # the kernel's arrays may be longer
+        blocks.append((k0, (n_runs, n_inside, start[:r].copy(), length[:r].copy(), value[:r].copy(),
+                            values[:q].copy())))
     empty = np.zeros((0, 0, 0))
     meta = _mask(prep, k, box, supersample, end_cap, h, lo, empty, sums)
     return assemble(meta, shape, blocks)
