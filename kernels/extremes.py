@@ -23,7 +23,7 @@ the grid's outer half voxel; points beyond the grid are skipped).
 Branch and bound (why: reading the grid along every contour of a 40-ROI plan costs more
 than the arithmetic).  Every visited value is a blend of grid nodes with weights in
 [0, 1], so it lies within the range of the nodes it reads, widened by the blend's
-rounding (:func:`_bounded`).  A place whose nodes' range lies inside the [min, max]
+rounding (:func:`_block_bounded`).  A place whose nodes' range lies inside the [min, max]
 found so far can change neither, and is left out, judged by the coarse range of
 :func:`block_summary` (built once per grid by the caller; 1/32 of the grid's bytes, it
 stays in cache): a whole contour or plane, an edge, a vertical line, a run of grid
@@ -41,10 +41,12 @@ from numba import njit
 
 from .interp import _axis, _blend
 
-_helper = njit(cache=True, nogil=True)
+# Every kernel here, helper or entry point, is compiled with the same flags
+# (nogil=True): numba compiles an overload it calls (np.empty, min, max, int) once per
+# distinct set of caller flags.
 
 
-@_helper
+@njit(cache=True, nogil=True)
 def _split(f, n):
     """:func:`dosecalc.kernels.interp._axis`, inlined here once: the kernels below call it
     (an ``inline="always"`` function is typed and inlined again at every call site)."""
@@ -64,24 +66,13 @@ def _take(v, acc):
 #: Cells per block side of :func:`block_summary` (4 x 4 x 4 cells: the summary is 1/32
 #: of the grid's bytes, and a block is still small against a dose gradient).
 BLOCK = 4
-#: Relative margin of :func:`_bounded`: a trilinear blend (three nested
+#: Relative margin of :func:`_block_bounded`: a trilinear blend (three nested
 #: ``a * (1 - w) + b * w``, 0 <= w <= 1) of values within [lo, hi] lies within [lo, hi]
 #: widened by a few units in the last place of max(|lo|, |hi|) (each lerp adds at most
 #: about 4 u of it, u = 2**-53, so 12 u ~ 1.3e-15 in all); 2**-40 ~ 9e-13 is far beyond.
 _BLEND_MARGIN = 2.0 ** -40
 #: Absolute margin for subnormal values (where the relative bound fails).
 _TINY = 1e-300
-
-
-@njit(cache=True, nogil=True)
-def _bounded(lo, hi, acc):
-    """True when every blend of values in [lo, hi] lies inside [acc[0], acc[1]] beyond
-    any rounding, so that it can change neither Min nor Max.  A blend of values >= 0 is
-    >= 0 exactly, so such values never lower a Min <= 0 (dose grids are mostly zeros
-    away from the beams).  False while ``acc`` is empty, and for NaN (summarised as
-    -inf, inf) unless ``acc`` already spans everything."""
-    m = max(abs(lo), abs(hi)) * _BLEND_MARGIN + _TINY
-    return (lo - m >= acc[0] or (lo >= 0.0 and acc[0] <= 0.0)) and hi + m <= acc[1]
 
 
 @njit(cache=True, nogil=True)
@@ -96,22 +87,19 @@ def _cell_block(i, n):
 
 @njit(cache=True, nogil=True)
 def _block_bounded(blocks, zb0, zb1, by, bx, acc):
-    """:func:`_bounded` for the nodes of blocks (zb0..zb1, by, bx)."""
+    """True when every blend of the nodes of blocks (zb0..zb1, by, bx), whose values lie
+    in [lo, hi], lies inside [acc[0], acc[1]] beyond any rounding, so that it can change
+    neither Min nor Max.  A blend of values >= 0 is >= 0 exactly, so such values never
+    lower a Min <= 0 (dose grids are mostly zeros away from the beams).  False while
+    ``acc`` is empty, and for NaN (summarised as -inf, inf) unless ``acc`` already spans
+    everything."""
     lo = blocks[zb0, by, bx, 0]
     hi = blocks[zb0, by, bx, 1]
     for zb in range(zb0 + 1, zb1 + 1):
         lo = min(lo, blocks[zb, by, bx, 0])
         hi = max(hi, blocks[zb, by, bx, 1])
-    return _bounded(lo, hi, acc)
-
-
-@njit(cache=True, nogil=True)
-def _blocks_of_node(i, nb):
-    """First and last block holding node ``i`` (blocks overlap by their boundary node)."""
-    b1 = min(i // BLOCK, nb - 1)
-    if i == b1 * BLOCK and b1 > 0:
-        return b1 - 1, b1
-    return b1, b1
+    m = max(abs(lo), abs(hi)) * _BLEND_MARGIN + _TINY
+    return (lo - m >= acc[0] or (lo >= 0.0 and acc[0] <= 0.0)) and hi + m <= acc[1]
 
 
 @njit(cache=True, nogil=True)
@@ -148,7 +136,9 @@ def block_summary(values):
                 plane[by, bx, 0] = np.inf
                 plane[by, bx, 1] = -np.inf
         for y in range(ny):
-            yb0, yb1 = _blocks_of_node(y, nby)
+            # first and last block holding node y (blocks share their boundary node)
+            yb1 = min(y // BLOCK, nby - 1)
+            yb0 = yb1 - 1 if y == yb1 * BLOCK and yb1 > 0 else yb1
             for bx in range(nbx):
                 lo = np.inf
                 hi = -np.inf
@@ -167,7 +157,8 @@ def block_summary(values):
                 for by in range(yb0, yb1 + 1):
                     plane[by, bx, 0] = min(plane[by, bx, 0], lo)
                     plane[by, bx, 1] = max(plane[by, bx, 1], hi)
-        zb0, zb1 = _blocks_of_node(z, nbz)
+        zb1 = min(z // BLOCK, nbz - 1)
+        zb0 = zb1 - 1 if z == zb1 * BLOCK and zb1 > 0 else zb1
         for bz in range(zb0, zb1 + 1):
             for by in range(nby):
                 for bx in range(nbx):
@@ -293,17 +284,6 @@ def _crossings(a, b, g0, gd, out):
 
 
 @njit(cache=True, nogil=True)
-def _cell_span(fa, fb, pad, n):
-    """Cells (first, last), clipped to the grid's, whose nodes include every node that a
-    point between fractional indices ``fa`` <= ``fb`` (give or take ``pad``) reads and
-    every grid node between them (cell i holds nodes i and i + 1, as in :func:`_axis`)."""
-    c0 = int(np.floor(fa - pad))
-    c1 = int(np.floor(fb + pad))
-    top = max(n - 2, 0)
-    return min(max(c0, 0), top), min(max(c1, 0), top)
-
-
-@njit(cache=True, nogil=True)
 def _box_bounded(xmin, xmax, ymin, ymax, ox, oy, dx, dy, nx, ny, blocks, zb0, zb1, acc, most):
     """True when the blocks of every node that a visit within x in [xmin, xmax], y in
     [ymin, ymax] (mm) may read are inside ``acc``; False without looking when they are
@@ -313,8 +293,15 @@ def _box_bounded(xmin, xmax, ymin, ymax, ox, oy, dx, dy, nx, ny, blocks, zb0, zb
     coordinates, bounded here 10**4 times over)."""
     padx = 1e-12 * (1.0 + (abs(xmin) + abs(xmax) + abs(ox)) / dx)
     pady = 1e-12 * (1.0 + (abs(ymin) + abs(ymax) + abs(oy)) / dy)
-    cx0, cx1 = _cell_span((xmin - ox) / dx, (xmax - ox) / dx, padx, nx)
-    cy0, cy1 = _cell_span((ymin - oy) / dy, (ymax - oy) / dy, pady, ny)
+    # the cells, clipped to the grid's, whose nodes include every node that a point
+    # between the box's fractional indices (give or take the pad) reads and every grid
+    # node between them (cell i holds nodes i and i + 1, as in _axis)
+    topx = max(nx - 2, 0)
+    topy = max(ny - 2, 0)
+    cx0 = min(max(int(np.floor((xmin - ox) / dx - padx)), 0), topx)
+    cx1 = min(max(int(np.floor((xmax - ox) / dx + padx)), 0), topx)
+    cy0 = min(max(int(np.floor((ymin - oy) / dy - pady)), 0), topy)
+    cy1 = min(max(int(np.floor((ymax - oy) / dy + pady)), 0), topy)
     bx0 = cx0 // BLOCK
     bx1 = cx1 // BLOCK
     by0 = cy0 // BLOCK

@@ -34,6 +34,9 @@ from numba import njit
 
 from .runs import _plane_runs
 
+# Every kernel here, helper or entry point, is compiled with the same flags
+# (nogil=True): numba compiles an overload it calls (np.empty, min, max, int) once per
+# distinct set of caller flags.
 
 
 @njit(cache=True, nogil=True)
@@ -325,55 +328,20 @@ def rasterise_layers(us, vs, poly_start, plane_start, sign, fallback, slab_lo, s
 
 
 @njit(cache=True, nogil=True)
-def _pairwise_block(a, s, n):
-    """numpy's sum of ``a[s:s + n]`` for n <= 128: 8 partial sums, then the rest."""
-    if n < 8:
-        res = 0.0
-        for i in range(s, s + n):
-            res += a[i]
-        return res
-    r0 = a[s]
-    r1 = a[s + 1]
-    r2 = a[s + 2]
-    r3 = a[s + 3]
-    r4 = a[s + 4]
-    r5 = a[s + 5]
-    r6 = a[s + 6]
-    r7 = a[s + 7]
-    m = n - n % 8
-    i = 8
-    while i < m:
-        r0 += a[s + i]
-        r1 += a[s + i + 1]
-        r2 += a[s + i + 2]
-        r3 += a[s + i + 3]
-        r4 += a[s + i + 4]
-        r5 += a[s + i + 5]
-        r6 += a[s + i + 6]
-        r7 += a[s + i + 7]
-        i += 8
-    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while i < n:
-        res += a[s + i]
-        i += 1
-    return res
-
-
-@njit(cache=True, nogil=True)
 def _pairwise_sum(a, s, n, z0, z1):
     """Sum of ``a[s:s + n]`` added as numpy adds a contiguous float64 array (blocks of at
-    most 128 values, :func:`_pairwise_block`; above, the two halves cut at a multiple of 8,
-    left + right), so that a layer's sum has the bits of ``layer.sum()`` of the dense mask.
+    most 128 values, each as 8 partial sums then the rest; above, the two halves cut at
+    a multiple of 8, left + right), so that a layer's sum has the bits of
+    ``layer.sum()`` of the dense mask.
 
     Only ``a[z0:z1]`` may be non-zero (all values >= +0.0): a block or half outside it is
     0.0 without being read, and adding 0.0 changes no bit, so the sum is the same.
 
     numpy recurses; here the halves are walked with an explicit stack (a cached numba
-    kernel that calls a recursive one crashes when loaded from the cache)."""
+    kernel that calls a recursive one crashes when loaded from the cache), and a block
+    is summed at one place in the loop (one function: each compiles on a cold start)."""
     if s + n <= z0 or s >= z1:
         return 0.0
-    if n <= 128:
-        return _pairwise_block(a, s, n)
     start = np.empty(64, dtype=np.int64)
     size = np.empty(64, dtype=np.int64)
     state = np.zeros(64, dtype=np.int64)  # 0 new, 1 left half pending, 2 right half pending
@@ -392,10 +360,39 @@ def _pairwise_sum(a, s, n, z0, z1):
             size[top] = half
             state[top] = 0
             continue
-        if start[top] + size[top] <= z0 or start[top] >= z1:
+        b = start[top]
+        m = size[top]
+        if b + m <= z0 or b >= z1:
             val = 0.0
-        else:
-            val = _pairwise_block(a, start[top], size[top])
+        elif m < 8:
+            val = 0.0
+            for i in range(b, b + m):
+                val += a[i]
+        else:  # numpy's block of <= 128 values: 8 partial sums, then the rest
+            r0 = a[b]
+            r1 = a[b + 1]
+            r2 = a[b + 2]
+            r3 = a[b + 3]
+            r4 = a[b + 4]
+            r5 = a[b + 5]
+            r6 = a[b + 6]
+            r7 = a[b + 7]
+            m8 = m - m % 8
+            i = 8
+            while i < m8:
+                r0 += a[b + i]
+                r1 += a[b + i + 1]
+                r2 += a[b + i + 2]
+                r3 += a[b + i + 3]
+                r4 += a[b + i + 4]
+                r5 += a[b + i + 5]
+                r6 += a[b + i + 6]
+                r7 += a[b + i + 7]
+                i += 8
+            val = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+            while i < m:
+                val += a[b + i]
+                i += 1
         top -= 1
         while top >= 0:
             if state[top] == 1:  # left half done: keep it, then the right half
