@@ -1,5 +1,5 @@
-"""The contour-topology kernels compile each helper once, the run encoder's plane scan once
-per pass (issue 13: the cold start).
+"""The contour-topology, rasteriser and exact-extremes kernels compile each helper once, the
+run encoder's plane scan once per pass (issue 13: the cold start).
 
 numba compiles a helper once per distinct argument types, and a literal argument (``0``,
 ``False``, or a count that starts at ``0`` while numba infers a loop) is a type of its own:
@@ -71,3 +71,52 @@ def test_run_encoder_compiles_its_plane_scan_once_per_pass():
     # only the signatures of read-only fractions come from count_runs and encode_runs
     mine = [s for s in runs._plane_runs.signatures if not s[0].mutable]
     assert sorted(str(s[4]) for s in mine) == ["Literal[bool](False)", "Literal[bool](True)"], mine
+
+
+def test_raster_and_extremes_helpers_compile_once_without_literals():
+    """The helpers that the rasteriser's and the exact extremes' entry kernels call: one
+    signature each (``_grow``: one per dtype it grows, int64 and float64), none literal,
+    after the entry kernels are typed afresh on a ring with a hole over two planes; the
+    rasteriser's own scan of its writable layer buffer (``runs._plane_runs``) one
+    signature with a run-time flag (before: five of these compiled twice, _plane_runs
+    three times)."""
+    from dosecalc.dose_grid import DoseGrid
+    from dosecalc.kernels import extremes, raster
+    from dosecalc.masks.contours import prepare
+    from dosecalc.masks.prism import _lattice, _scaled
+    from dosecalc.masks.rasterise import lattice_box
+    from dosecalc.model import ContourPlane, Structure
+
+    zz, yy, xx = np.meshgrid(np.arange(4.0), np.arange(30.0), np.arange(30.0), indexing="ij")
+    grid = DoseGrid(xx + 0.1 * yy + zz, (0.5, 0.5, -1.0), (1.0, 1.0, 1.0))
+    ring = np.array([[3.2, 4.1], [20.5, 3.3], [24.7, 18.2], [12.1, 25.6], [2.8, 16.0]])
+    hole = np.array([[9.0, 9.0], [14.0, 9.5], [13.0, 14.0], [9.5, 13.0]])
+    prep = prepare(Structure(1, "ring", planes=(ContourPlane(-0.5, (ring, hole)), ContourPlane(0.5, (ring,)))),
+                   grid, "half", True)
+    h, shape, lo = _lattice(prep, grid, 3, lattice_box(prep, grid))
+    u, v, zl, zh = _scaled(prep, h, lo)
+    args = (u, v, prep.poly_start, prep.plane_start, prep.sign, prep.fallback, zl, zh)
+    n_runs = _fresh(raster.rasterise_runs)(*args, shape[1], shape[2], 0, shape[0])[0]
+    out = np.zeros(shape)
+    _fresh(raster.rasterise_layers)(*args, out, 0, 0, shape[0])
+    assert n_runs.sum() > 0 and out.max() == 1.0
+    values = grid.values_gy.view()
+    values.setflags(write=False)
+    blocks = extremes.block_summary(values)
+    blocks.setflags(write=False)
+    origin, spacing = np.asarray(grid.origin_mm), np.asarray(grid.spacing_mm)
+    acc = np.array([np.inf, -np.inf, 0.0])
+    plane_of_poly = np.repeat(np.arange(len(prep.lo), dtype=np.int64), np.diff(prep.plane_start))
+    _fresh(extremes.edge_extremes)(prep.x, prep.y, prep.poly_start, plane_of_poly, prep.sign, prep.lo, prep.hi,
+                                   values, blocks, origin, spacing, acc)
+    _fresh(extremes.node_extremes)(prep.x, prep.y, prep.poly_start, prep.plane_start, prep.sign, prep.lo, prep.hi,
+                                   values, blocks, origin, spacing, acc)
+    assert acc[2] > 0
+    # the helpers the entry kernels call (theirs load from the on-disk cache untyped)
+    sigs = {**_helpers(raster, ["_rasterise_layer", "_only_plane", "_pairwise_sum", "_grow"]),
+            **_helpers(extremes, ["_take", "_cell_block", "_block_bounded", "_z_range", "_column",
+                                  "_insertion_sort", "_crossings", "_box_bounded", "_row_crossings"])}
+    for name, s in sigs.items():
+        assert len(s) == (2 if name == "_grow" else 1) and "Literal" not in str(s), (name, s)
+    mine = [s for s in runs._plane_runs.signatures if s[0].mutable]
+    assert len(mine) == 1 and "Literal" not in str(mine), mine
