@@ -254,14 +254,12 @@ class SampleChunks:
 
         Fused, the pass also computes the statistics, which :meth:`stats_into` then
         hands out instead of reading the samples again."""
+        if not self._fused:
+            return _pieces_extremes(self(), threshold_cc)
         ext = np.array([np.inf, -np.inf])
-        if self._fused:
-            acc = new_stats_state()
-            self._reduce(STATS_EXTREMES, acc, threshold=threshold_cc, ext=ext)
-            self._stats = acc
-        else:
-            for d, v in self():
-                _piece_extremes(d, v, threshold_cc, ext)
+        acc = new_stats_state()
+        self._reduce(STATS_EXTREMES, acc, threshold=threshold_cc, ext=ext)
+        self._stats = acc
         return piece_extremes_result(ext)
 
 
@@ -280,22 +278,23 @@ def chunk_extremes(chunks, threshold_cc: float) -> tuple[float, float]:
     extremes = getattr(chunks, "extremes", None)
     if extremes is not None:
         return extremes(threshold_cc)
+    return _pieces_extremes(chunks(), threshold_cc)
+
+
+def _pieces_extremes(pieces, threshold_cc: float) -> tuple[float, float]:
+    """:func:`~dosecalc.kernels.dvh.extremes_above` over ``(dose_gy, volume_cc)`` pieces,
+    in numpy: the pieces are arrays already, and a kernel here would compile into every
+    cold start that reads a Min/Max from samples (~0.4 s) for a few ms."""
     ext = np.array([np.inf, -np.inf])
-    for d, v in chunks():
-        _piece_extremes(np.asarray(d, dtype=np.float64), np.asarray(v, dtype=np.float64), threshold_cc, ext)
+    for dose, volume in pieces:
+        dose = np.asarray(dose, dtype=np.float64)
+        keep = np.asarray(volume, dtype=np.float64) >= threshold_cc
+        keep &= np.isfinite(dose)
+        if keep.any():
+            d = dose[keep]
+            ext[0] = min(ext[0], float(d.min()))
+            ext[1] = max(ext[1], float(d.max()))
     return piece_extremes_result(ext)
-
-
-def _piece_extremes(dose, volume, threshold_cc, ext) -> None:
-    """:func:`~dosecalc.kernels.dvh.extremes_above` of one piece, in numpy: the pieces
-    are arrays already, and a kernel here would compile into every cold start that reads
-    a Min/Max from samples (~0.4 s) for a few ms."""
-    keep = volume >= threshold_cc
-    keep &= np.isfinite(dose)
-    if keep.any():
-        d = dose[keep]
-        ext[0] = min(ext[0], float(d.min()))
-        ext[1] = max(ext[1], float(d.max()))
 
 
 def compact_sample_chunks(c, grid: DoseGrid, max_samples: int = CHUNK_SAMPLES, reduce_above: int | None = None):
