@@ -13,6 +13,7 @@ import os
 import stat
 
 from ..errors import DoseCalcError, ParameterError, SelectionError
+from ..io.identity import read_identity
 from ..io.scan import read_header
 from ..io.uids import RTPLAN_CLASSES
 from ..io.walk import display_path, walk_files
@@ -110,20 +111,30 @@ def _unit_jobs(rel: str, folder: str, list_files) -> list[PlanJob]:
 
 def _inputs(folder: str, files: list[str]):
     """Fingerprint rows ``(relative path, size, mtime ns, SOP Instance UID)`` and the
-    RTPLAN UIDs.  Headers only; a file that is not readable DICOM has uid '' (the loader
-    reports it when the plan is evaluated)."""
+    RTPLAN UIDs.  A file's UIDs come from its File Meta Information
+    (:func:`dosecalc.io.identity.read_identity`: the first bytes only); a plan's, and those
+    of a file whose meta group is missing or malformed, from its header as the loader reads
+    it, so a plan is selected by the UID the loader matches.  A file that is not readable
+    DICOM has uid '' (the loader reports it when the plan is evaluated).  A meta group that
+    names another class than the data set is taken at its word here: at worst a plan is
+    not split from another one of its folder, and the loader then refuses the folder's
+    several plans (an error, never a silent choice)."""
     rows, plans = [], set()
     for f in files:
         st = os.stat(f)
         uid = ""
-        try:
-            h = read_header(f)
-        except DoseCalcError:
-            h = None
-        if h is not None:
-            uid = h.sop_instance_uid
-            if h.sop_class_uid in RTPLAN_CLASSES and uid:
-                plans.add(uid)
+        ident = read_identity(f)
+        if ident is not None and ident[0] not in RTPLAN_CLASSES:
+            uid = ident[1]
+        else:
+            try:
+                h = read_header(f)
+            except DoseCalcError:
+                h = None
+            if h is not None:
+                uid = h.sop_instance_uid
+                if h.sop_class_uid in RTPLAN_CLASSES and uid:
+                    plans.add(uid)
         rel = display_path(os.path.relpath(f, folder).replace(os.sep, "/"))
         rows.append((rel, st.st_size, st.st_mtime_ns, uid))
     return rows, sorted(plans)
