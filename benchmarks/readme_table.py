@@ -43,7 +43,9 @@ def _srs_rows(srs: dict) -> list[str]:
             f"{t['eqd2_dvhs']:.2f} s = {t['eqd2_dvhs'] / t['physical_dvhs']:.2f} of the physical pass "
             f"({t['physical_dvhs']:.2f} s) |",
             f"| one-shot `dosecalc dvh` on it, warm kernel cache (`srs`) | {t['cli_one_shot']:.2f} s, "
-            f"{t['cli_start_overhead']:+.2f} s over the same command in a warm process |"]
+            f"{t['cli_start_overhead']:+.2f} s over the same command in a warm process"
+            + (f" (a process that only imports numpy, numba and pydicom and sets up numba takes "
+               f"{t['cli_import_floor']:.2f} s of it)" if "cli_import_floor" in t else "") + " |"]
 
 
 def _memory_rows(mem: dict) -> list[str]:
