@@ -16,9 +16,10 @@ The winding integral equals the even-odd area only when the contours of a plane 
 cross nor touch.  :func:`dosecalc.masks.topology.plane_topology` checks that
 and orients every contour by its nesting-depth parity, so holes subtract and islands in
 holes add.  A plane whose contours cross or touch falls back to even-odd scanlines
-(:func:`scanline_coverage`): ``n_sub`` horizontal lines per cell row, each filled exactly
-along x between pairs of sorted crossings.  Along y this is a midpoint rule, exact for
-every sub-row that holds no vertex or crossing; the error of a plane is bounded by
+(:func:`dosecalc.masks.scanline.scanline_coverage`, in numpy): ``n_sub`` horizontal lines
+per cell row, each filled exactly along x between pairs of sorted crossings.  Along y this
+is a midpoint rule, exact for every sub-row that holds no vertex or crossing; the error of
+a plane is bounded by
 ``sum over vertices and crossings of (hy / n_sub) * |dx across that sub-row|``, i.e. it
 vanishes as ``1 / n_sub**2`` per vertex for a smooth contour.
 
@@ -116,61 +117,6 @@ def _edge(plane, ny, nx, u0, v0, u1, v1, weight, row_lo, row_hi):
             row_hi[j] = max(row_hi[j], min(last + 1, nx - 1))
 
 
-@njit(cache=True, nogil=True)
-def scanline_coverage(us, vs, poly_start, c0, c1, sign, n_sub, plane):
-    """Even-odd coverage of one plane by ``n_sub`` exact-in-x scanlines per cell row.
-
-    ``plane`` (ny, nx), zero on entry, receives the covered fraction of each cell.  A
-    separate serial kernel (compiled only when a plane needs it) rather than a branch of
-    :func:`rasterise`, to keep the common kernel's compile time down.
-    """
-    ny, nx = plane.shape
-    weight = 1.0
-    # vertical extent of the plane
-    vlo = np.inf
-    vhi = -np.inf
-    for c in range(c0, c1):
-        for i in range(poly_start[c], poly_start[c + 1]):
-            vlo = min(vlo, vs[i])
-            vhi = max(vhi, vs[i])
-    j0 = max(int(np.floor(vlo)), 0)
-    j1 = min(int(np.ceil(vhi)), ny)
-    nmax = 0
-    for c in range(c0, c1):
-        nmax += poly_start[c + 1] - poly_start[c]
-    xs = np.empty(nmax)
-    h = 1.0 / n_sub
-    for j in range(j0, j1):
-        row = plane[j]
-        for m in range(n_sub):
-            y = j + (m + 0.5) * h
-            if y <= vlo or y >= vhi:
-                continue
-            nc = 0
-            for c in range(c0, c1):
-                if sign[c] == 0.0:
-                    continue
-                s = poly_start[c]
-                e = poly_start[c + 1]
-                k = e - 1
-                for i in range(s, e):
-                    if (vs[i] > y) != (vs[k] > y):
-                        xs[nc] = us[i] + (y - vs[i]) * (us[k] - us[i]) / (vs[k] - vs[i])
-                        nc += 1
-                    k = i
-            if nc < 2:
-                continue
-            xc = np.sort(xs[:nc])
-            for q in range(0, nc - 1, 2):
-                _add_step(row, nx, xc[q], h * weight)
-                _add_step(row, nx, xc[q + 1], -h * weight)
-    for j in range(ny):
-        acc = 0.0
-        for i in range(nx):
-            acc += plane[j, i]
-            plane[j, i] = min(max(acc, 0.0), 1.0)
-
-
 def rasterise(us, vs, poly_start, plane_start, sign, fallback, slab_lo, slab_hi, out, layer0=0):
     """Fractional volume of every lattice cell inside the slabs of the contour planes.
 
@@ -232,7 +178,7 @@ def _rasterise_layer(us, vs, poly_start, plane_start, sign, fallback, slab_lo, s
         if w <= 0.0:
             continue
         if fallback[p] == 1:
-            continue  # filled by scanline_coverage (see dosecalc.masks)
+            continue  # filled by dosecalc.masks.scanline.scanline_coverage
         c0 = plane_start[p]
         c1 = plane_start[p + 1]
         for c in range(c0, c1):
