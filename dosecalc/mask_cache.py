@@ -111,10 +111,21 @@ class MaskCache:
         with self.lock:
             self._compact[key] = packed
             _trim(self._compact, budget, lambda c: c.nbytes)
+            self._drop_orphan_samples()
+
+    def _drop_orphan_samples(self) -> None:
+        # samples of a compact mask the tier no longer holds are never asked for again (a
+        # rebuilt mask is a new object): without this they would hold their bytes of the
+        # sample budget, and the mask itself, for the life of the case
+        live = {id(c) for c in self._compact.values()}
+        for key in [k for k, entry in self._samples.items() if id(entry[0]) not in live]:
+            d, v = self._samples.pop(key)[2]
+            self._sample_bytes -= d.nbytes + v.nbytes
 
     def samples(self, packed, grid, compute):
         """The ``(dose_gy, volume_cc)`` samples of compact mask ``packed`` on ``grid``:
-        kept ones, or ``compute()``'s (kept if within :data:`SAMPLE_CACHE_BYTES`).
+        kept ones, or ``compute()``'s (kept while the compact tier holds ``packed``, within
+        :data:`SAMPLE_CACHE_BYTES`).
 
         The samples depend on the dose values, so the key is the grid object itself
         (frozen) with the mask object.  ``compute`` runs outside the lock; the arrays
@@ -127,7 +138,8 @@ class MaskCache:
         d, v = compute()
         size = d.nbytes + v.nbytes
         with self.lock:
-            if key not in self._samples and self._sample_bytes + size <= SAMPLE_CACHE_BYTES:
+            held = any(c is packed for c in self._compact.values())
+            if held and key not in self._samples and self._sample_bytes + size <= SAMPLE_CACHE_BYTES:
                 self._samples[key] = (packed, grid, (d, v))
                 self._sample_bytes += size
         return d, v

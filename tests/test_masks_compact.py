@@ -449,3 +449,29 @@ def test_layer_sum_kernel_has_the_bits_of_numpy_sum():
         b[:z0] = 0.0
         b[z1:] = 0.0
         assert 0.0 + _pairwise_sum(b, 0, b.size, z0, z1) == float(b.sum()), (ny, nx, z0, z1)
+
+
+def test_sample_tier_holds_only_samples_of_masks_the_compact_tier_holds():
+    """Truth: the tier's byte count by construction (16 bytes per sample here: 10 float64
+    doses and 10 float64 volumes = 160 bytes), and which compute functions run."""
+    from dosecalc.mask_cache import MaskCache
+
+    class Packed:  # stands for a compact mask: the tiers read only its size
+        nbytes = 100
+
+    cache = MaskCache()
+    a, b, grid = Packed(), Packed(), object()
+    d, v = np.zeros(10), np.ones(10)
+
+    def never():
+        raise AssertionError("kept samples must be handed out, not computed again")
+
+    cache.put_compact("a", a, budget=150)
+    assert cache.samples(a, grid, lambda: (d, v))[0] is d
+    assert cache._sample_bytes == 160 and cache.samples(a, grid, never)[1] is v
+    cache.put_compact("b", b, budget=150)  # the compact tier drops a (least recently used)
+    assert cache.get_compact("a") is None and cache.get_compact("b") is b
+    assert cache._sample_bytes == 0 and not cache._samples
+    # samples of a mask the compact tier does not hold are computed and not kept
+    assert cache.samples(a, grid, lambda: (d, v))[0] is d
+    assert not cache._samples and cache._sample_bytes == 0
