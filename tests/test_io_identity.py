@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pydicom
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydicom.dataset import FileMetaDataset
 from pydicom.filereader import read_file_meta_info
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
@@ -177,3 +179,22 @@ def test_search_equals_the_thorough_search(mixed_cohort, monkeypatch):
     # the files no reader can identify stay at uid '' in both
     uids = {r[0]: r[3] for r in odd_fast.inputs}
     assert uids["zz_meta_only.dcm"] == "" and uids["notes.txt"] == "" and uids["zz_raw.dcm"] != ""
+
+
+_VALID = _meta_bytes(uid="1.2.840.113619.2.55.3")
+
+
+@settings(max_examples=300, deadline=None)
+@given(cut=st.integers(0, len(_VALID)), pos=st.integers(0, len(_VALID) - 1),
+       junk=st.binary(min_size=1, max_size=12))
+def test_damaged_heads_never_raise_and_give_valid_uids_or_none(cut, pos, junk):
+    """Property: whatever bytes are damaged or missing, the reader returns None or two
+    strings that are valid UIDs (digits and dots, at most 64 characters), never raises;
+    when the damage lies past the meta group, the answer is the undamaged one."""
+    raw = (_VALID[:pos] + junk + _VALID[pos + len(junk):])[:cut]
+    got = parse_identity(raw)
+    assert got is None or (len(got) == 2 and all(
+        isinstance(u, str) and 0 < len(u) <= 64 and u.replace(".", "").isdigit() for u in got))
+    (group_len,) = struct.unpack_from("<I", _VALID, 140)
+    if pos >= 144 + group_len + 8 and cut >= 144 + group_len + 8:
+        assert got == parse_identity(_VALID)
