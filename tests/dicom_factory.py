@@ -10,6 +10,7 @@ result can be checked against the function rather than against this module.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -377,3 +378,19 @@ def write_export(out, *, label: str = "Plan1", for_uid: str = "1.2.3.4", ct: boo
     return {"rtstruct": rs_path, "rtplan": rp_path, "rtdose": rd_path, "ct": ct_paths,
             "plan_uid": rp.SOPInstanceUID, "struct_uid": rs.SOPInstanceUID,
             "dose_uid": rd.SOPInstanceUID, "ct_series_uid": ct_series, "dose_fn": fn}
+
+
+def write_two_plans(folder: Path, scratch: Path) -> Path:
+    """``folder`` (made) holding two synthetic plans without CT: the RTPLAN, RTSTRUCT and
+    RTDOSE of seeds 1 and 2 (different seeds give different UIDs; prescriptions 40 and
+    35 Gy), written through ``scratch`` (an empty folder)."""
+    from dosecalc.phantom import write_case
+
+    folder.mkdir()
+    for seed in (1, 2):
+        tmp = scratch / f"seed{seed}"
+        write_case(tmp, spacing_mm=6.0, seed=seed, prescription_gy=40.0 - 5 * (seed - 1))
+        for f in tmp.iterdir():
+            if not f.name.startswith("CT"):
+                shutil.copy(f, folder / f"s{seed}_{f.name}")
+    return folder

@@ -20,14 +20,15 @@ import dosecalc
 from dosecalc import batch
 from dosecalc.cohort import find_plans
 
+sys.path.insert(0, str(Path(__file__).parent))
+from dicom_factory import write_two_plans  # noqa: E402
+
 PROTOCOL = "hcc-oligoprogression"
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory, synthetic_case_dir):
-    from dosecalc.phantom import write_case
-
     root = tmp_path_factory.mktemp("cohort")
     for i in range(2):
         shutil.copytree(synthetic_case_dir, root / f"patient_{i:02d}")
@@ -36,15 +37,8 @@ def cohort(tmp_path_factory, synthetic_case_dir):
     rd = next(p for p in (root / "patient_broken").iterdir() if p.name.startswith("RD"))
     data = rd.read_bytes()
     rd.write_bytes(data[: len(data) // 2])
-    # one folder with two plans (different seeds give different UIDs); no CT needed
-    two = root / "patient_twoplans"
-    two.mkdir()
-    for seed in (1, 2):
-        tmp = tmp_path_factory.mktemp(f"seed{seed}")
-        write_case(tmp, spacing_mm=6.0, seed=seed, prescription_gy=40.0 - 5 * (seed - 1))
-        for f in tmp.iterdir():
-            if not f.name.startswith("CT"):
-                shutil.copy(f, two / f"s{seed}_{f.name}")
+    # one folder with two plans; no CT needed
+    write_two_plans(root / "patient_twoplans", tmp_path_factory.mktemp("two_plans"))
     return root
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import struct
+import sys
 import warnings
 from dataclasses import replace
 from io import BytesIO
@@ -28,6 +29,9 @@ from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 import dosecalc.cohort.discover as discover
 from dosecalc.cohort import find_plans
 from dosecalc.io.identity import HEAD_BYTES, parse_identity, read_identity
+
+sys.path.insert(0, str(Path(__file__).parent))
+from dicom_factory import write_two_plans  # noqa: E402
 
 
 def _files(folder: Path) -> list[Path]:
@@ -129,8 +133,6 @@ def test_a_meta_group_longer_than_the_head_is_none(tmp_path):
 def mixed_cohort(tmp_path_factory, synthetic_case_dir):
     """Plans beside hostile files: a folder with two plans, a truncated RTDOSE, a data set
     without preamble, a file with a meta group only, a file that is not DICOM."""
-    from dosecalc.phantom import write_case
-
     root = tmp_path_factory.mktemp("identity_cohort")
     shutil.copytree(synthetic_case_dir, root / "plain")
     odd = shutil.copytree(synthetic_case_dir, root / "odd")
@@ -148,14 +150,7 @@ def mixed_cohort(tmp_path_factory, synthetic_case_dir):
     (odd / "zz_raw.dcm").write_bytes(raw)
     (odd / "zz_meta_only.dcm").write_bytes(_meta_bytes()[:200])  # the file ends inside its meta group
     (odd / "notes.txt").write_text("not dicom\n")
-    two = root / "two"
-    two.mkdir()
-    for seed in (1, 2):
-        tmp = tmp_path_factory.mktemp(f"identity_seed{seed}")
-        write_case(tmp, spacing_mm=6.0, seed=seed, prescription_gy=40.0 - 5 * (seed - 1))
-        for f in tmp.iterdir():
-            if not f.name.startswith("CT"):
-                shutil.copy(f, two / f"s{seed}_{f.name}")
+    write_two_plans(root / "two", tmp_path_factory.mktemp("identity_two_plans"))
     return root
 
 
