@@ -116,23 +116,19 @@ def _cli(folder: Path, repeats: int) -> dict:
         # modules from source again (~0.3 s CPU measured, nothing a user pays)
         env.pop("PYTHONDONTWRITEBYTECODE", None)
 
-        def one_shot():
-            proc = subprocess.run([sys.executable, "-m", "dosecalc", *argv], env=env,
-                                  capture_output=True, text=True, timeout=600)
-            if proc.returncode != 0:
-                raise RuntimeError(f"dosecalc dvh failed: {proc.stderr.strip()[-300:]}")
+        def fresh(what: str, *args: str):
+            """The time of ``python ARGS`` in a new process, the first run left out (it
+            fills the on-disk kernel and bytecode caches if needed: the figure is the warm one)."""
+            def once():
+                proc = subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True, timeout=600)
+                if proc.returncode != 0:
+                    raise RuntimeError(f"{what} failed: {proc.stderr.strip()[-300:]}")
 
-        one_shot()  # fills the on-disk kernel and bytecode caches if needed: the figure is the warm one
-        t_one = best_time(one_shot, repeats)
+            once()
+            return best_time(once, repeats)
 
-        def imports_only():
-            proc = subprocess.run([sys.executable, "-c", _IMPORT_FLOOR], env=env, capture_output=True, text=True,
-                                  timeout=600)
-            if proc.returncode != 0:
-                raise RuntimeError(f"import floor failed: {proc.stderr.strip()[-300:]}")
-
-        imports_only()
-        t_imports = best_time(imports_only, repeats)
+        t_one = fresh("dosecalc dvh", "-m", "dosecalc", *argv)
+        t_imports = fresh("import floor", "-c", _IMPORT_FLOOR)
     return {"cli_in_process": t_in, "cli_one_shot": t_one, "cli_import_floor": t_imports}
 
 
