@@ -34,7 +34,7 @@ from .masks import structure_mask
 from .masks.rasterise import structure_compact_mask
 from .masks.compact import compact, expand
 from .masks.extremes import MINMAX_FRACTION_TOL, prism_extremes
-from .masks.sampling import chunk_extremes, compact_sample_chunks
+from .masks.sampling import SamplePiece, chunk_extremes, compact_sample_chunks
 from .model import CaseData, DoseGrid, Structure
 
 
@@ -218,18 +218,19 @@ def case_dvh(case: CaseData, name, *, dose: DoseGrid | None = None, prescription
         def sampler(g):
             return _subvoxel_samples(case, packed, g)
 
-        samples = converted_samples(mask, grid, case.dose, sampler=sampler)
-        chunks = lambda: (samples,)  # noqa: E731
+        chunks = SamplePiece(*converted_samples(mask, grid, case.dose, sampler=sampler))
     elif mask.index_offset is None and grid.dose_type == "PHYSICAL":
         # a sub-voxel lattice: one piece of samples, kept for the EQD2/BED DVHs that
         # convert them
-        samples = _subvoxel_samples(case, packed, grid)
-        chunks = lambda: (samples,)  # noqa: E731
+        chunks = SamplePiece(*_subvoxel_samples(case, packed, grid))
     else:
         # On the dose grid's own lattice (converted grids too: their voxels are read
         # directly) the samples come in pieces of whole planes: a Body of 100 M voxels
         # never holds its 1.6 GB of samples at once.
         _, chunks = compact_sample_chunks(packed, grid, reduce_above=EXACT_LIMIT)
+    cache: MaskCache | None = getattr(case, "mask_cache", None)
+    if cache is not None:
+        chunks.sort_hint = _SortHint(cache, packed)
     settings = dict(mask.settings)
     settings.update({
         "structure": _display_name(target),
@@ -251,6 +252,20 @@ def case_dvh(case: CaseData, name, *, dose: DoseGrid | None = None, prescription
         # the CLI prints this as a note; scripts and notebooks get it as a warning
         warnings.warn(dvh.coverage_warning, CoverageWarning, stacklevel=3)
     return dvh
+
+
+class _SortHint:
+    """The exact-mode DVH's sort order of a compact mask's samples, kept in the case's
+    mask cache for the next DVH on the same mask (:meth:`MaskCache.keep_sort_order`)."""
+
+    def __init__(self, cache: MaskCache, packed) -> None:
+        self._cache, self._packed = cache, packed
+
+    def order(self):
+        return self._cache.sort_order(self._packed)
+
+    def keep(self, order) -> None:
+        self._cache.keep_sort_order(self._packed, order)
 
 
 def _subvoxel_samples(case: CaseData, packed, grid: DoseGrid):

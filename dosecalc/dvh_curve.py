@@ -36,6 +36,45 @@ def read_only(a: np.ndarray) -> np.ndarray:
     return a
 
 
+#: At most this many runs of tied doses are put right by :func:`stable_descending` (a
+#: Python loop each) before it leaves the whole order to a sort.
+MAX_TIE_RUNS = 1000
+
+
+def stable_descending(dose: np.ndarray, order: np.ndarray):
+    """``(stable_argsort(-dose), dose[that order])`` from a candidate ``order`` (the
+    exact-mode sort of another dose on the same samples), or None when the candidate
+    does not sort ``dose`` descending.
+
+    The stable sort's permutation is the unique one that puts the doses in descending
+    order with tied doses in index order.  A candidate that gives descending doses
+    differs from it only inside runs of equal doses: where the other dose told two
+    samples apart by a last bit that this one merges (EQD2 of two doses one ulp apart).
+    Sorting the indices of each such run gives the permutation itself, the same bits.
+    Linear in the samples plus the sort of those runs, against a sort's ``N log N``;
+    None (sort it all) when more than :data:`MAX_TIE_RUNS` runs or half of the samples
+    need it.  ``order`` must be a permutation of ``range(len(dose))``; ``dose`` finite.
+    """
+    if order.shape != dose.shape:
+        return None
+    x = dose[order]
+    a, b = x[:-1], x[1:]
+    if not np.all(a >= b):  # (a NaN fails too)
+        return None
+    wrong = np.flatnonzero((a == b) & (order[:-1] > order[1:]))
+    if not wrong.size:
+        return order, x
+    starts = np.concatenate(([0], np.flatnonzero(a != b) + 1))
+    ends = np.concatenate((starts[1:], [x.size]))
+    runs = np.unique(np.searchsorted(starts, wrong, side="right") - 1)
+    if runs.size > MAX_TIE_RUNS or int(np.sum(ends[runs] - starts[runs])) > x.size // 2:
+        return None
+    order = order.copy()
+    for r in runs:
+        order[starts[r]:ends[r]].sort()
+    return order, x
+
+
 def curve_fields(chunks, *, name: str = "", outside_cc: float = 0.0,
                  prescription_gy: float | None = None, quantity: str = "dose",
                  settings: dict | None = None, mode: str = "auto",
@@ -105,8 +144,17 @@ def curve_fields(chunks, *, name: str = "", outside_cc: float = 0.0,
         v = parts[0][1] if len(parts) == 1 else np.concatenate([p[1] for p in parts])
         keep = v > 0.0
         ds, vs = (d[keep], v[keep]) if not keep.all() else (d, v)
-        order = stable_argsort(-ds)
-        ds = ds[order]
+        # a kept order of the same mask's samples (another dose on it) spares the sort
+        # when a linear check proves it is the one the sort would give
+        hint = getattr(chunks, "sort_hint", None)
+        order = hint.order() if hint is not None else None
+        found = stable_descending(ds, order) if order is not None else None
+        if found is None:
+            order = stable_argsort(-ds)
+            found = order, ds[order]
+            if hint is not None:
+                hint.keep(read_only(order))
+        order, ds = found
         vs = vs[order]
         mid = np.cumsum(vs) - 0.5 * vs
         np.minimum(mid, covered, out=mid)

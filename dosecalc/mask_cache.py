@@ -14,7 +14,10 @@ A third tier keeps the dose samples of sub-voxel masks on the case's physical gr
 (within :data:`SAMPLE_CACHE_BYTES`): an EQD2 or BED DVH on a sub-voxel lattice converts
 the interpolated physical dose (:func:`dosecalc.radiobiology_case.converted_samples`), the
 very samples the physical DVH interpolated, so it reads them instead of interpolating
-again (the trilinear gather was a third of the EQD2 DVHs' time on a 40-ROI plan).
+again (the trilinear gather was a third of the EQD2 DVHs' time on a 40-ROI plan).  With
+them it keeps the order that sorted a mask's samples for an exact-mode DVH
+(:meth:`MaskCache.keep_sort_order`, within :data:`ORDER_CACHE_BYTES`): the DVH of another
+dose on the mask checks it in linear time instead of sorting again.
 
 It is an explicit object (:attr:`dosecalc.case.Case.mask_cache`), mutable by design and
 owned by one case; everything else about a case is frozen.  Its :attr:`MaskCache.lock`
@@ -26,7 +29,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
-__all__ = ["MaskCache", "MASK_CACHE_BYTES", "COMPACT_CACHE_MIN_BYTES", "SAMPLE_CACHE_BYTES",
+__all__ = ["MaskCache", "MASK_CACHE_BYTES", "COMPACT_CACHE_MIN_BYTES", "SAMPLE_CACHE_BYTES", "ORDER_CACHE_BYTES",
            "compact_budget_bytes"]
 
 #: Upper bound on the bytes of dense mask arrays kept in one case's cache: small, since
@@ -43,6 +46,10 @@ COMPACT_CACHE_MIN_BYTES = 256 * 1024 * 1024
 #: eviction: the DVHs of a case come in the same order each pass, and evicting the
 #: oldest would make every look-up of the next pass miss).
 SAMPLE_CACHE_BYTES = 256 * 1024 * 1024
+#: Bytes of exact-mode sort orders (8 per sample, at most
+#: :data:`dosecalc.dvh_curve.EXACT_LIMIT` samples per mask: 1.6 MB) one case keeps, apart
+#: from the samples so that a full sample tier does not leave them out: 20 masks at the limit.
+ORDER_CACHE_BYTES = 32 * 1024 * 1024
 
 
 def compact_budget_bytes(grid) -> int:
@@ -78,6 +85,9 @@ class MaskCache:
         # (id(compact mask), id(grid)) -> (compact mask, grid, (dose, volume)); the entry
         # holds both objects, so their ids cannot be reused while it lives
         self._samples: dict = {}
+        # id(compact mask) -> (compact mask, descending sort order of its last exact DVH)
+        self._orders: dict = {}
+        self._order_bytes = 0
         self._sample_bytes = 0
         #: Held around every look-up and store (re-entrant).
         self.lock = threading.RLock()
@@ -121,6 +131,8 @@ class MaskCache:
         for key in [k for k, entry in self._samples.items() if id(entry[0]) not in live]:
             d, v = self._samples.pop(key)[2]
             self._sample_bytes -= d.nbytes + v.nbytes
+        for key in [k for k, entry in self._orders.items() if id(entry[0]) not in live]:
+            self._order_bytes -= self._orders.pop(key)[1].nbytes
 
     def samples(self, packed, grid, compute):
         """The ``(dose_gy, volume_cc)`` samples of compact mask ``packed`` on ``grid``:
@@ -144,6 +156,30 @@ class MaskCache:
                 self._sample_bytes += size
         return d, v
 
+    def sort_order(self, packed):
+        """The sample order kept by :meth:`keep_sort_order` for compact mask ``packed``, or
+        None.  Only a hint: the DVH checks it before use
+        (:func:`dosecalc.dvh_curve.stable_descending`)."""
+        with self.lock:
+            hit = self._orders.get(id(packed))
+        return hit[1] if hit is not None and hit[0] is packed else None
+
+    def keep_sort_order(self, packed, order) -> None:
+        """Keep the order that sorted the samples of ``packed`` for its exact-mode DVH
+        (read-only, int64): the DVH of another dose on the same mask (EQD2/BED: a
+        monotonic function of the physical dose) is most often in the same order, which
+        a linear check confirms where a sort costs ``N log N``.  Kept while the compact
+        tier holds ``packed``, within :data:`ORDER_CACHE_BYTES`."""
+        with self.lock:
+            held = any(c is packed for c in self._compact.values())
+            old = self._orders.get(id(packed))
+            if old is not None and old[0] is packed:
+                self._order_bytes -= old[1].nbytes
+                del self._orders[id(packed)]
+            if held and self._order_bytes + order.nbytes <= ORDER_CACHE_BYTES:
+                self._orders[id(packed)] = (packed, order)
+                self._order_bytes += order.nbytes
+
     def values(self) -> list:
         """The dense masks held, least recently used first."""
         with self.lock:
@@ -157,6 +193,8 @@ class MaskCache:
             self._masks.clear()
             self._compact.clear()
             self._samples.clear()
+            self._orders.clear()
+            self._order_bytes = 0
             self._sample_bytes = 0
 
     def __repr__(self) -> str:

@@ -6,14 +6,15 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ParameterError
-from ..kernels.dvh import new_stats_state, stats_accumulate, weighted_histogram
+from ..kernels.dvh import (ACC_BAD_DOSE, ACC_BAD_VOLUME, ACC_MAX, ACC_MIN, ACC_USED, new_stats_state,
+                           stats_accumulate, weighted_histogram)
 from ..kernels.samples import (HISTOGRAM, STATS, STATS_EXTREMES, count_planes, gather_aligned, gather_interp,
                                gather_runs_aligned, gather_runs_interp, reduce_runs_aligned)
 from ..kernels.threads import plane_ranges, run_ranges
 from ..model import DoseGrid
 from .lattice import StructureMask
 
-__all__ = ["mask_samples", "sample_chunks", "compact_sample_chunks", "SampleChunks", "chunk_extremes",
+__all__ = ["mask_samples", "sample_chunks", "compact_sample_chunks", "SampleChunks", "SamplePiece", "chunk_extremes",
            "CHUNK_SAMPLES"]
 
 #: Samples per piece of :func:`sample_chunks` (16 bytes each: 32 MB of buffers).
@@ -231,10 +232,10 @@ class SampleChunks:
 
     def stats_into(self, acc) -> None:
         """:func:`~dosecalc.kernels.dvh.stats_accumulate` of every sample into ``acc``."""
+        if self._stats is not None and np.array_equal(acc, new_stats_state()):
+            acc[:] = self._stats  # what accumulating into a fresh state gives
+            return
         if self._fused:
-            if self._stats is not None and np.array_equal(acc, new_stats_state()):
-                acc[:] = self._stats  # what accumulating into a fresh state gives
-                return
             self._reduce(STATS, acc)
             return
         for d, v in self():
@@ -252,9 +253,14 @@ class SampleChunks:
         """Min and Max (Gy) of the samples covering at least ``threshold_cc`` with a
         finite dose (:func:`~dosecalc.kernels.dvh.extremes_above`); NaN, NaN if none.
 
-        Fused, the pass also computes the statistics, which :meth:`stats_into` then
-        hands out instead of reading the samples again."""
+        Fused (or in one piece, :func:`_piece_extremes`), the pass also computes the
+        statistics, which :meth:`stats_into` then hands out instead of reading the
+        samples again."""
         if not self._fused:
+            if len(self._pieces) == 1:
+                d, v = next(iter(self()))
+                lo_hi, self._stats = _piece_extremes(d, v, threshold_cc)
+                return lo_hi
             return _pieces_extremes(self(), threshold_cc)
         ext = np.array([np.inf, -np.inf])
         acc = new_stats_state()
@@ -279,6 +285,60 @@ def chunk_extremes(chunks, threshold_cc: float) -> tuple[float, float]:
     if extremes is not None:
         return extremes(threshold_cc)
     return _pieces_extremes(chunks(), threshold_cc)
+
+
+class SamplePiece:
+    """Samples held in one piece, ``(dose_gy, volume_cc)``, as a chunks callable of
+    :meth:`DVH.from_sample_chunks <dosecalc.dvh.DVH.from_sample_chunks>`: ``piece()``
+    yields the pair.  Its :meth:`extremes` pass computes the DVH's statistics too, and
+    :meth:`stats_into` hands them out instead of reading the samples again.  The arrays
+    are only read."""
+
+    def __init__(self, dose_gy: np.ndarray, volume_cc: np.ndarray) -> None:
+        self._piece = (dose_gy, volume_cc)
+        self._stats = None
+
+    def __call__(self):
+        yield self._piece
+
+    def stats_into(self, acc) -> None:
+        """:func:`~dosecalc.kernels.dvh.stats_accumulate` of the samples into ``acc``."""
+        if self._stats is not None and np.array_equal(acc, new_stats_state()):
+            acc[:] = self._stats  # what accumulating into a fresh state gives
+            return
+        stats_accumulate(*self._piece, acc)
+
+    def extremes(self, threshold_cc: float) -> tuple[float, float]:
+        """As :meth:`SampleChunks.extremes`."""
+        lo_hi, self._stats = _piece_extremes(*self._piece, threshold_cc)
+        return lo_hi
+
+
+def _piece_extremes(dose, volume, threshold_cc: float):
+    """((Min, Max), statistics state or None) of one piece of samples, the Min/Max as
+    :func:`_pieces_extremes`, the state as :func:`~dosecalc.kernels.dvh.stats_accumulate`
+    into a fresh one.
+
+    The DVH needs the statistics anyway, and their Min/Max are those of the samples of
+    volume > 0.  The Min/Max of the DVH leave out the few of them below ``threshold_cc``
+    (cells only rounding residues reach).  When every volume is valid and every counted
+    dose finite, the statistics' Min lies below every left-out dose and their Max above,
+    both are attained by a sample the DVH counts: they are its Min/Max, the same bits
+    (the same selection over the same values).  Otherwise (a tie with a left-out sample,
+    or invalid samples) the Min/Max are read from the samples as before."""
+    if threshold_cc > 0.0:
+        acc = new_stats_state()
+        stats_accumulate(dose, volume, acc)
+        if acc[ACC_USED] > 0 and acc[ACC_BAD_DOSE] == 0 and acc[ACC_BAD_VOLUME] == 0:
+            lo, hi = float(acc[ACC_MIN]), float(acc[ACC_MAX])
+            left_out = np.flatnonzero((volume > 0.0) & (volume < threshold_cc))
+            if not left_out.size:
+                return (lo, hi), acc
+            d = dose[left_out]
+            if lo < float(d.min()) and hi > float(d.max()):
+                return (lo, hi), acc
+        return _pieces_extremes([(dose, volume)], threshold_cc), acc
+    return _pieces_extremes([(dose, volume)], threshold_cc), None
 
 
 def _pieces_extremes(pieces, threshold_cc: float) -> tuple[float, float]:
