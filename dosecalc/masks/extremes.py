@@ -31,6 +31,16 @@ from ..kernels.extremes import block_summary, edge_extremes, node_extremes
 #: come from cell samples (derived structures, shape interpolation): rounding residue.
 MINMAX_FRACTION_TOL = 1e-6
 
+#: Every this-many-th prism corner is evaluated before the edges, to seed the bounds the
+#: kernels' branch and bound prunes against.  The corners themselves need no pass of
+#: their own: each is the start (t = 0) of its contour edge, which
+#: :func:`~dosecalc.kernels.extremes.edge_extremes` visits at both slab ends with the same
+#: arithmetic, unless the bounds prove it can change neither extreme.  Evaluating all of
+#: them first cost 0.13 s of 0.9 s of a 40-ROI plan's DVHs (1.4 M corners); a sample
+#: seeds the bounds about as well (measured on the Brainlab SRS export: prism extremes
+#: 0.131 s with every corner, 0.090 s with none, 0.082 s with every 32nd).
+CORNER_SEED_STRIDE = 32
+
 # The coarse range of each grid's dose (block_summary, 1/32 of the grid's bytes), built
 # once per grid and kept while the grid lives: every structure's extremes use it.
 _BLOCKS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -69,7 +79,7 @@ def prism_extremes(x, y, poly_start, plane_start, sign, lo_mm, hi_mm, corners_mm
     Returns
     -------
     (min, max, n) : float, float, int
-        ``n`` counts the dose values evaluated (corners included): places that could
+        ``n`` counts the dose values evaluated (the seed corners included): places that could
         change neither Min nor Max are left out uncounted
         (:mod:`dosecalc.kernels.extremes`), so it is no measure of the work, but it is
         positive exactly when some point lies inside the dose grid.  NaN, NaN, 0 when
@@ -77,7 +87,7 @@ def prism_extremes(x, y, poly_start, plane_start, sign, lo_mm, hi_mm, corners_mm
     """
     acc = np.array([np.inf, -np.inf, 0.0])
     if len(corners_mm):
-        d = grid.sample(corners_mm)
+        d = grid.sample(corners_mm[::CORNER_SEED_STRIDE])
         d = d[np.isfinite(d)]
         if d.size:
             acc[:] = (float(d.min()), float(d.max()), float(d.size))
