@@ -198,7 +198,8 @@ def test_eqd2_dvhs_reuse_the_physical_sort_and_equal_fresh_ones(monkeypatch, poi
     """After the physical DVHs the EQD2 ones sort nothing (their kept orders pass the
     check); with every kept order replaced by a wrong one they sort again.  Either way
     they equal, bit for bit, the EQD2 DVHs of a case that keeps no order."""
-    names = ["Liver", "GTV", "Wide"]
+    # (not the Liver: 2.3 M samples sorted exactly would add 0.5 GB to the test process)
+    names = ["GTV", "Wide"]
     sorts = []
     real = dvh_curve.stable_argsort
 
