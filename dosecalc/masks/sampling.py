@@ -3,6 +3,8 @@ on the dose grid's own lattice or trilinear on a sub-voxel lattice."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..errors import ParameterError
@@ -209,8 +211,11 @@ class SampleChunks:
         # the trilinear gather was a fifth of the 3 mm case's DVH time.  Its arrays are
         # never written to by the readers.
         self._memo: list = []
-        # the statistics computed with the Min/Max by :meth:`extremes` (fused only)
+        # the statistics computed with the Min/Max by :meth:`extremes`
         self._stats = None
+        #: Set by the caller: a kept sort order to try first in exact mode (an object
+        #: with ``order()`` and ``keep(order)``; see :func:`dosecalc.dvh_curve.curve_fields`).
+        self.sort_hint: Any = None
 
     def __call__(self):
         if len(self._pieces) == 1:
@@ -232,8 +237,7 @@ class SampleChunks:
 
     def stats_into(self, acc) -> None:
         """:func:`~dosecalc.kernels.dvh.stats_accumulate` of every sample into ``acc``."""
-        if self._stats is not None and np.array_equal(acc, new_stats_state()):
-            acc[:] = self._stats  # what accumulating into a fresh state gives
+        if _hand_out(self._stats, acc):
             return
         if self._fused:
             self._reduce(STATS, acc)
@@ -269,6 +273,15 @@ class SampleChunks:
         return piece_extremes_result(ext)
 
 
+def _hand_out(stats, acc) -> bool:
+    """Copy kept statistics ``stats`` into ``acc`` when ``acc`` is a fresh state (what
+    accumulating the same samples into it would give); False when it cannot."""
+    if stats is not None and np.array_equal(acc, new_stats_state()):
+        acc[:] = stats
+        return True
+    return False
+
+
 def piece_extremes_result(ext) -> tuple[float, float]:
     """(Min, Max) of a running :func:`~dosecalc.kernels.dvh.extremes_above` state, NaN
     when no sample counted."""
@@ -297,16 +310,16 @@ class SamplePiece:
     def __init__(self, dose_gy: np.ndarray, volume_cc: np.ndarray) -> None:
         self._piece = (dose_gy, volume_cc)
         self._stats = None
+        #: As :attr:`SampleChunks.sort_hint`.
+        self.sort_hint: Any = None
 
     def __call__(self):
         yield self._piece
 
     def stats_into(self, acc) -> None:
         """:func:`~dosecalc.kernels.dvh.stats_accumulate` of the samples into ``acc``."""
-        if self._stats is not None and np.array_equal(acc, new_stats_state()):
-            acc[:] = self._stats  # what accumulating into a fresh state gives
-            return
-        stats_accumulate(*self._piece, acc)
+        if not _hand_out(self._stats, acc):
+            stats_accumulate(*self._piece, acc)
 
     def extremes(self, threshold_cc: float) -> tuple[float, float]:
         """As :meth:`SampleChunks.extremes`."""
