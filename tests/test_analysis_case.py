@@ -48,6 +48,16 @@ def make_case(prescription=40.0):
                 plan=Plan(fractions=5, prescription_gy=prescription))
 
 
+def make_positive_case():
+    """make_case's structures on its dose + 10 Gy (30 + 0.5 x Gy, >= 5 Gy everywhere: the
+    LQ conversions need a dose >= 0)."""
+    base = make_case()
+    g = base.dose
+    return Case(dose=DoseGrid(np.asarray(g.values_gy) + 10.0, g.origin_mm, g.spacing_mm,
+                              source_path=g.source_path),
+                structures=base.structures, plan=base.plan)
+
+
 def box_v(d, x0, x1, area_yz_mm2):
     """V(d) in cc of a box [x0, x1] in the dose 20 + GRAD x: the part with x >= (d - 20)/GRAD."""
     xd = np.clip((d - 20.0) / GRAD, x0, x1)

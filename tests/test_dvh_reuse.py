@@ -21,7 +21,7 @@ from dosecalc.mask_cache import MaskCache
 from dosecalc.masks.sampling import SamplePiece, _piece_extremes
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/ helpers (importlib mode)
-from test_analysis_case import make_case  # noqa: E402
+from test_analysis_case import make_positive_case  # noqa: E402
 
 
 def _truth_order(d):
@@ -183,16 +183,6 @@ def test_order_tier_keeps_orders_of_held_masks_within_its_budget(monkeypatch):
     assert cache._order_bytes == 0 and not cache._orders
 
 
-def _positive_case():
-    from dosecalc.case import Case
-    from dosecalc.model import DoseGrid
-    base = make_case()
-    g = base.dose
-    return Case(dose=DoseGrid(np.asarray(g.values_gy) + 10.0, g.origin_mm, g.spacing_mm,
-                              source_path=g.source_path),
-                structures=base.structures, plan=base.plan)
-
-
 @pytest.mark.parametrize("poison", [False, True])
 def test_eqd2_dvhs_reuse_the_physical_sort_and_equal_fresh_ones(monkeypatch, poison):
     """After the physical DVHs the EQD2 ones sort nothing (their kept orders pass the
@@ -208,7 +198,7 @@ def test_eqd2_dvhs_reuse_the_physical_sort_and_equal_fresh_ones(monkeypatch, poi
         return real(keys)
 
     monkeypatch.setattr(dvh_curve, "stable_argsort", counting)
-    case = _positive_case()
+    case = make_positive_case()
     phys = case.dvhs(names, mode="exact")  # (auto would histogram these 0.2 M+ samples)
     exact = [n for n in names if phys[n].settings["mode"] == "exact"]
     assert exact == names
@@ -221,7 +211,7 @@ def test_eqd2_dvhs_reuse_the_physical_sort_and_equal_fresh_ones(monkeypatch, poi
     got = case.dvhs(names, dose=eq, mode="exact")
     assert len(sorts) == (len(exact) if poison else 0)
     monkeypatch.setattr(mask_cache, "ORDER_CACHE_BYTES", 0)
-    fresh = _positive_case()
+    fresh = make_positive_case()
     fresh.dvhs(names, mode="exact")
     assert not fresh.mask_cache._orders
     for name in names:

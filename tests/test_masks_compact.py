@@ -19,7 +19,7 @@ from dosecalc.masks.compact import compact, expand
 from dosecalc.masks.lattice import StructureMask
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/ helpers (importlib mode)
-from test_analysis_case import make_case, make_grid  # noqa: E402
+from test_analysis_case import make_case, make_grid, make_positive_case  # noqa: E402
 
 
 def _python_runs(frac):
@@ -309,17 +309,7 @@ def test_eqd2_after_physical_reads_the_kept_subvoxel_samples(monkeypatch):
 
     monkeypatch.setattr(sampling, "gather_runs_interp", counting)
 
-    def positive_case():
-        # make_case's structures on a dose of 30 + 0.5 x Gy (>= 5 Gy: LQ needs dose >= 0)
-        from dosecalc.case import Case
-        from dosecalc.model import DoseGrid
-        base = make_case()
-        g = base.dose
-        return Case(dose=DoseGrid(np.asarray(g.values_gy) + 10.0, g.origin_mm, g.spacing_mm,
-                                  source_path=g.source_path),
-                    structures=base.structures, plan=base.plan)
-
-    case = positive_case()
+    case = make_positive_case()
     names = ["Liver", "GTV", "Wide"]
     sub = [n for n in names if case.mask(n).index_offset is None]
     assert sub, "the test needs a structure on a sub-voxel lattice"
@@ -329,9 +319,9 @@ def test_eqd2_after_physical_reads_the_kept_subvoxel_samples(monkeypatch):
     eq = case.eqd2(2.5)
     conv = case.dvhs(names, dose=eq)
     assert not calls  # every sub-voxel EQD2 sample converted from the kept ones
-    fresh = positive_case()
+    fresh = make_positive_case()
     monkeypatch.setattr(mask_cache, "SAMPLE_CACHE_BYTES", 0)
-    nothing_kept = positive_case()
+    nothing_kept = make_positive_case()
     nothing_kept.dvhs(names)
     for name in names:
         for other in (fresh, nothing_kept):

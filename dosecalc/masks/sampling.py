@@ -334,11 +334,12 @@ def _piece_extremes(dose, volume, threshold_cc: float):
 
     The DVH needs the statistics anyway, and their Min/Max are those of the samples of
     volume > 0.  The Min/Max of the DVH leave out the few of them below ``threshold_cc``
-    (cells only rounding residues reach).  When every volume is valid and every counted
-    dose finite, the statistics' Min lies below every left-out dose and their Max above,
-    both are attained by a sample the DVH counts: they are its Min/Max, the same bits
-    (the same selection over the same values).  Otherwise (a tie with a left-out sample,
-    or invalid samples) the Min/Max are read from the samples as before."""
+    (cells only rounding residues reach).  When every volume is valid, every counted
+    dose finite, and the statistics' Min lies strictly below every left-out dose and
+    their Max strictly above, both are attained by a sample the DVH counts: they are its
+    Min/Max, the same bits (the same selection over the same values).  Otherwise (a tie
+    with a left-out sample, or invalid samples) the Min/Max are read from the samples as
+    before."""
     if threshold_cc > 0.0:
         acc = new_stats_state()
         stats_accumulate(dose, volume, acc)
