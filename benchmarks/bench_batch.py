@@ -57,7 +57,9 @@ def _descendants(pid: int) -> list[int]:
     return out
 
 
-def _vm_hwm_kb(pid: int) -> int | None:
+def _vm_hwm_kb(pid: "int | str" = "self") -> int | None:
+    """Own peak resident set (VmHWM, kB) of process ``pid`` (Linux /proc), None where
+    unreadable."""
     try:
         with open(f"/proc/{pid}/status") as f:
             return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
@@ -95,15 +97,12 @@ class _PeakOfChildren:
 
 
 def _own_peak_mb() -> float:
-    """This process's own peak resident set (MB); run on each Dask worker, so it imports
-    what it needs itself."""
-    import resource
-
-    try:
-        with open("/proc/self/status") as f:
-            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024.0
-    except (OSError, StopIteration, ValueError):
+    """This process's own peak resident set (MB); run on each Dask worker."""
+    kb = _vm_hwm_kb()
+    if kb is None:
+        import resource
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return kb / 1024.0
 
 
 def _timed(fn) -> tuple[float, list]:

@@ -134,6 +134,10 @@ class MaskCache:
         for key in [k for k, entry in self._orders.items() if id(entry[0]) not in live]:
             self._order_bytes -= self._orders.pop(key)[1].nbytes
 
+    def _holds(self, packed) -> bool:
+        # (call with the lock held) kept samples and orders live only as long as their mask
+        return any(c is packed for c in self._compact.values())
+
     def samples(self, packed, grid, compute):
         """The ``(dose_gy, volume_cc)`` samples of compact mask ``packed`` on ``grid``:
         kept ones, or ``compute()``'s (kept while the compact tier holds ``packed``, within
@@ -150,7 +154,7 @@ class MaskCache:
         d, v = compute()
         size = d.nbytes + v.nbytes
         with self.lock:
-            held = any(c is packed for c in self._compact.values())
+            held = self._holds(packed)
             if held and key not in self._samples and self._sample_bytes + size <= SAMPLE_CACHE_BYTES:
                 self._samples[key] = (packed, grid, (d, v))
                 self._sample_bytes += size
@@ -171,7 +175,7 @@ class MaskCache:
         a linear check confirms where a sort costs ``N log N``.  Kept while the compact
         tier holds ``packed``, within :data:`ORDER_CACHE_BYTES`."""
         with self.lock:
-            held = any(c is packed for c in self._compact.values())
+            held = self._holds(packed)
             old = self._orders.get(id(packed))
             if old is not None and old[0] is packed:
                 self._order_bytes -= old[1].nbytes
